@@ -1,0 +1,392 @@
+"""The `toolkit` command line: a thin layer over the library.
+
+Data goes to stdout, progress and messages to stderr. Exit codes:
+0 success; 1 failure (nothing or not everything could be done: unreadable
+input, unusable model, dataset errors); 2 usage error (bad options);
+3 a batch finished but some records became error records.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from toolkit.errors import ToolkitError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
+_REPO_ROOT = Path(__file__).resolve().parent.parent
+_DEFAULT_MODEL_NAME = "default.joblib"
+_DEFAULT_TRAIN = Path("datasets/train.jsonl")
+_DEFAULT_TEST = Path("datasets/test.jsonl")
+
+app = typer.Typer(
+    help="Label news articles by topic: strip site chrome, detect the language, embed, classify.\n\n"
+    "Examples:\n\n  toolkit classify article.txt\n\n  toolkit label articles.jsonl --output labelled.jsonl\n\n"
+    "  cat articles.csv | toolkit label - > labelled.jsonl\n\n  toolkit train --data datasets/train.jsonl",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+ModelOption = typer.Option(
+    None, "--model", "-m", envvar="TOOLKIT_MODEL",
+    help="Model file (default: $TOOLKIT_MODEL, else models/default.joblib).",
+)
+
+
+def _fail(message: str, code: int = EXIT_FAILURE) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def _handle_errors(command):
+    """Turn library errors into one line on stderr and an exit code."""
+
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ToolkitError as exc:
+            raise _fail(str(exc), exc.exit_code) from None
+        except BrokenPipeError:
+            sys.stderr.close()
+            raise typer.Exit(EXIT_OK) from None
+
+    return wrapper
+
+
+def default_model_path() -> Path:
+    """Where the shipped model lives: ``models/`` of this checkout, else of the working directory."""
+    for base in (_REPO_ROOT, Path.cwd()):
+        candidate = base / "models" / _DEFAULT_MODEL_NAME
+        if candidate.exists():
+            return candidate
+    return _REPO_ROOT / "models" / _DEFAULT_MODEL_NAME
+
+
+def _load(model: Optional[Path]):
+    from toolkit.persistence import load_model
+
+    return load_model(model or default_model_path())
+
+
+def _default_data(path: Optional[Path], fallback: Path) -> Path:
+    if path is not None:
+        return path
+    return fallback if fallback.exists() else _REPO_ROOT / fallback
+
+
+@app.command()
+@_handle_errors
+def train(
+    data: Optional[Path] = typer.Option(None, "--data", help="Labelled JSONL/CSV (default datasets/train.jsonl)."),
+    out: Path = typer.Option(Path("models") / _DEFAULT_MODEL_NAME, "--out", "-o", help="Where to write the model."),
+    encoder: Optional[str] = typer.Option(
+        None, "--encoder", help="sentence-transformers model name or path (default: packaged all-MiniLM-L6-v2); "
+        "'hashing' for a model-free test encoder."),
+    topics: Optional[Path] = typer.Option(None, "--topics", help="Topics file (default seeds/topics.toml)."),
+    features: str = typer.Option("embedding+chars", "--features", help="embedding, chars or embedding+chars."),
+    seed: int = typer.Option(0, "--seed", help="Seed for folds and solvers: same data and seed, same model."),
+    cv: int = typer.Option(5, "--cv", min=2, help="Cross-validation folds for thresholds and scores."),
+    test: Optional[Path] = typer.Option(
+        None, "--test", help="Held-out split to check for near-duplicates (default datasets/test.jsonl if present)."),
+):
+    """Train a model, print cross-validated per-label scores, and save it.
+
+    Example: toolkit train --data datasets/train.jsonl --out models/default.joblib --seed 0
+    """
+    from toolkit.classifier import TopicClassifier
+    from toolkit.metrics import format_table
+    from toolkit.taxonomy import load_taxonomy
+
+    data = _default_data(data, _DEFAULT_TRAIN)
+    taxonomy = load_taxonomy(topics)
+    docs = _validated(data, taxonomy, test)
+    typer.echo(f"training on {len(docs)} documents from {data} ({', '.join(taxonomy.names)})", err=True)
+    started = time.perf_counter()
+    model = TopicClassifier(encoder=encoder, topics=taxonomy, features=features, cv=cv, seed=seed)
+    model.fit([doc.text for doc in docs], [doc.labels for doc in docs])
+    model.save(out)
+    typer.echo(format_table(model.cv_scores_, f"cross-validated scores ({cv} folds, thresholds tuned out of fold)"))
+    thresholds = ", ".join(f"{n}={t:.2f}" for n, t in zip(model.classes_, model.thresholds_))
+    typer.echo(f"thresholds: {thresholds}")
+    typer.echo(f"saved model to {out} ({time.perf_counter() - started:.1f} s)")
+
+
+def _validated(data: Path, taxonomy, test: Optional[Path]):
+    from toolkit.data import load_dataset
+    from toolkit.errors import DataValidationError
+    from toolkit.validation import validate
+
+    docs, problems = load_dataset(data)
+    if problems:
+        raise DataValidationError(f"{len(problems)} bad records in {data}, first: {problems[0]}")
+    test = test if test is not None else (_default_data(None, _DEFAULT_TEST) if data.name == "train.jsonl" else None)
+    test_docs = load_dataset(test)[0] if test is not None and test.exists() else None
+    report = validate(docs, taxonomy, test_docs, detect=False)
+    if not report.ok:
+        raise DataValidationError(
+            f"{data} fails validation ({len(report.errors)} errors), first: {report.errors[0]}; "
+            f"see `toolkit validate {data}`"
+        )
+    if not docs:
+        raise DataValidationError(f"{data} holds no documents")
+    return docs
+
+
+@app.command()
+@_handle_errors
+def validate(
+    data: Path = typer.Argument(..., help="Labelled JSONL/CSV dataset."),
+    test: Optional[Path] = typer.Option(None, "--test", help="Test split: also check near-duplicates across splits."),
+    topics: Optional[Path] = typer.Option(None, "--topics", help="Topics file (default seeds/topics.toml)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+):
+    """Check a dataset before training: labels, empty/duplicate texts, split overlap, languages, counts.
+
+    Example: toolkit validate datasets/train.jsonl --test datasets/test.jsonl
+    """
+    from toolkit.data import load_dataset
+    from toolkit.taxonomy import load_taxonomy
+    from toolkit.validation import format_report
+    from toolkit.validation import validate as run_validation
+
+    docs, problems = load_dataset(data)
+    test_docs = load_dataset(test)[0] if test is not None else None
+    report = run_validation(docs, load_taxonomy(topics), test_docs)
+    report.errors = problems + report.errors
+    if as_json:
+        typer.echo(json.dumps({"ok": report.ok, "errors": report.errors, "warnings": report.warnings,
+                               "counts": report.counts}, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(format_report(report))
+    if not report.ok:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+@app.command()
+@_handle_errors
+def classify(
+    files: list[Path] = typer.Argument(..., help="Article text files ('-' for stdin)."),
+    model: Optional[Path] = ModelOption,
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per file (the label output contract)."),
+):
+    """Label article files: language, and every topic's score and whether it passed its threshold.
+
+    Example: toolkit classify seeds/samples/en_in_arabic_chrome.txt --json
+    """
+    from toolkit.data import Record, read_text_file
+    from toolkit.pipeline import error_record, label_batch
+
+    loaded = _load(model)
+    failures = 0
+    for path in files:
+        try:
+            record = Record(str(path), read_text_file(path), 0)
+        except ToolkitError as exc:
+            record = Record(str(path), None, 0, str(exc))
+        out = label_batch(loaded, [record])[0]
+        out.pop("line", None)
+        failures += out["status"] != "ok"
+        if as_json:
+            typer.echo(json.dumps(out, ensure_ascii=False))
+        else:
+            typer.echo(_format_classification(out, loaded))
+    if failures:
+        raise typer.Exit(EXIT_FAILURE if failures == len(files) else EXIT_PARTIAL)
+
+
+def _format_classification(out: dict, model) -> str:
+    if out["status"] != "ok":
+        return f"{out['id']}: error: {out['error']}"
+    wrapper = out["wrapper_language"]
+    lines = [f"{out['id']}: language {out['language']}" + (f" (site chrome: {wrapper})" if wrapper != out["language"] else "")]
+    for name, threshold in zip(model.classes_, model.thresholds_):
+        score = out["scores"][str(name)]
+        mark = "yes" if str(name) in out["labels"] else "no"
+        lines.append(f"  {name:<14} {score:6.3f}  (threshold {threshold:.2f})  {mark}")
+    lines.append(f"  labels: {', '.join(out['labels']) or '(none)'}")
+    return "\n".join(lines)
+
+
+@app.command()
+@_handle_errors
+def label(
+    input: str = typer.Argument(..., help="JSONL or CSV file with id and text fields, or '-' for stdin."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write JSONL here instead of stdout."),
+    model: Optional[Path] = ModelOption,
+    fmt: Optional[str] = typer.Option(None, "--format", help="jsonl or csv (default: from suffix or content)."),
+    id_field: str = typer.Option("id", "--id-field", help="Name of the id field/column."),
+    text_field: str = typer.Option("text", "--text-field", help="Name of the text field/column."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Records embedded together."),
+):
+    """Label a batch: one JSON line out per record in, in input order; bad records become error records.
+
+    Examples:
+
+      toolkit label articles.jsonl --output labelled.jsonl
+
+      cat feed.csv | toolkit label - --format csv --text-field body > labelled.jsonl
+    """
+    from toolkit.data import iter_records, write_jsonl
+    from toolkit.pipeline import label_records
+
+    loaded = _load(model)
+    records = iter_records(input, fmt, id_field, text_field)
+    progress = _Progress(enabled=sys.stderr.isatty())
+    counts = {"ok": 0, "error": 0}
+    stream = open(output, "w", encoding="utf-8") if output else sys.stdout
+    try:
+        for out in label_records(loaded, records, batch_size):
+            counts[out["status"]] += 1
+            write_jsonl([out], stream)
+            progress.update(counts["ok"] + counts["error"])
+    finally:
+        progress.close()
+        if output:
+            stream.close()
+    typer.echo(f"labelled {counts['ok']} records, {counts['error']} errors", err=True)
+    if counts["error"]:
+        raise typer.Exit(EXIT_PARTIAL)
+
+
+class _Progress:
+    """A one-line progress counter on stderr (only when stderr is a terminal)."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.started = time.perf_counter()
+        self.last = 0.0
+
+    def update(self, done: int) -> None:
+        """Redraw at most ten times a second."""
+        now = time.perf_counter()
+        if self.enabled and now - self.last > 0.1:
+            rate = done / max(now - self.started, 1e-9)
+            sys.stderr.write(f"\rlabelled {done} records ({rate:.0f}/s)")
+            sys.stderr.flush()
+            self.last = now
+
+    def close(self) -> None:
+        """End the progress line."""
+        if self.enabled:
+            sys.stderr.write("\n")
+
+
+@app.command(name="eval")
+@_handle_errors
+def evaluate(
+    data: Optional[Path] = typer.Option(None, "--data", help="Labelled JSONL/CSV (default datasets/test.jsonl)."),
+    model: Optional[Path] = ModelOption,
+    as_json: bool = typer.Option(False, "--json", help="Print scores as JSON."),
+):
+    """Score a model on labelled data: per-label and per-language precision/recall/F1, macro-F1.
+
+    Example: toolkit eval --data datasets/test.jsonl
+    """
+    from toolkit.evaluation import evaluate_model, format_evaluation
+
+    data = _default_data(data, _DEFAULT_TEST)
+    result = evaluate_model(_load(model), data)
+    typer.echo(json.dumps(result, ensure_ascii=False, indent=2) if as_json else format_evaluation(result))
+
+
+@app.command()
+@_handle_errors
+def info(
+    model_path: Optional[Path] = typer.Argument(None, help="Model file (default: the shipped model)."),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+):
+    """Show what a model file holds: labels, thresholds, encoder, versions, data hash, CV scores.
+
+    Example: toolkit info models/default.joblib
+    """
+    from toolkit.persistence import read_state
+
+    path = model_path or Path(os.environ.get("TOOLKIT_MODEL") or default_model_path())
+    state = read_state(path)
+    summary = {
+        "path": str(path),
+        "format_version": state["format_version"],
+        "labels": {name: {"threshold": round(float(t), 3), "description": state["descriptions"].get(name, "")}
+                   for name, t in zip(state["classes"], state["thresholds"])},
+        "encoder": state["encoder"],
+        "features": state["params"]["features"],
+        "versions": state["versions"],
+        "training": state.get("training", {}),
+        "cv_scores": state.get("cv_scores", {}),
+    }
+    if as_json:
+        typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
+        return
+    from toolkit.metrics import format_table
+
+    typer.echo(f"model: {path} (format {summary['format_version']})")
+    typer.echo(f"encoder: {state['encoder']['name']} [{state['encoder']['kind']}, dim {state['encoder']['dim']}, "
+               f"hash {state['encoder']['hash']}]; features: {summary['features']}")
+    typer.echo("versions: " + ", ".join(f"{k} {v}" for k, v in state["versions"].items()))
+    training = summary["training"]
+    typer.echo(f"training data: {training.get('n_documents')} documents, hash {training.get('data_hash')}")
+    for name, entry in summary["labels"].items():
+        typer.echo(f"  {name:<14} threshold {entry['threshold']:.2f}  {entry['description'][:90]}")
+    if summary["cv_scores"]:
+        typer.echo(format_table(summary["cv_scores"], "cross-validated scores"))
+
+
+@app.command()
+@_handle_errors
+def detect(
+    files: list[Path] = typer.Argument(..., help="Article text files ('-' for stdin)."),
+    show_removed: bool = typer.Option(False, "--show-removed", help="List what cleaning dropped, and why."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per file."),
+):
+    """Show each file's body language, site-chrome language and confidence.
+
+    Example: toolkit detect page.txt --show-removed
+    """
+    from toolkit.cleaning import clean as clean_text
+    from toolkit.data import read_text_file
+    from toolkit.language import detect_document
+
+    for path in files:
+        result = clean_text(read_text_file(path))
+        found = detect_document(result)
+        removed = [{"line": b.line + 1, "reason": b.reason, "text": b.text} for b in result.removed]
+        if as_json:
+            out = {"id": str(path), "language": found.language, "wrapper_language": found.wrapper_language,
+                   "confidence": found.confidence}
+            if show_removed:
+                out["removed"] = removed
+            typer.echo(json.dumps(out, ensure_ascii=False))
+            continue
+        typer.echo(f"{path}: language {found.language} (confidence {found.confidence:.2f}), "
+                   f"wrapper {found.wrapper_language}")
+        if show_removed:
+            for block in removed:
+                typer.echo(f"  - line {block['line']}: {block['reason']}: {block['text'][:100]}")
+
+
+@app.command(name="clean")
+@_handle_errors
+def clean_command(file: Path = typer.Argument(..., help="Article text file ('-' for stdin).")):
+    """Print the article body with site chrome removed.
+
+    Example: toolkit clean page.txt > body.txt
+    """
+    from toolkit.cleaning import clean as clean_text
+    from toolkit.data import read_text_file
+
+    typer.echo(clean_text(read_text_file(file)).body)
+
+
+def main() -> None:
+    """Entry point of the `toolkit` script."""
+    app()

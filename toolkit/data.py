@@ -1,0 +1,275 @@
+"""Reading text files, batch records (JSONL/CSV) and labelled datasets; writing JSONL.
+
+Readers never raise on one bad record: they yield a :class:`Record` whose
+``error`` says what is wrong, so a batch keeps going.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from toolkit.errors import InputError
+
+_DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
+_CSV_SUFFIXES = {".csv"}
+csv.field_size_limit(sys.maxsize // 2)
+
+
+@dataclass
+class Record:
+    """One input record of a batch: an id and a text, or an error saying why not."""
+
+    id: Any
+    text: str | None
+    line: int
+    error: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class LabelledDoc:
+    """One document of a labelled dataset."""
+
+    id: str
+    text: str
+    labels: list[str]
+    language: str | None = None
+
+
+def decode_bytes(data: bytes, source: str = "input") -> str:
+    """Decode file content: honour a BOM (UTF-8/16/32), else strict UTF-8; normalise line ends."""
+    encoding = "utf-8"
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            encoding = name
+            break
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{source} is not valid {encoding.upper()} (bad byte at offset {exc.start}); "
+            "convert it to UTF-8 first, e.g. with iconv"
+        ) from None
+    if "\x00" in text:
+        raise InputError(f"{source} contains NUL bytes: it looks like a binary file, not text")
+    return normalise_newlines(text)
+
+
+def normalise_newlines(text: str) -> str:
+    """Turn Windows (CRLF) and old Mac (CR) line ends into LF."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def read_text_file(path: str | Path, max_bytes: int = _DEFAULT_MAX_FILE_BYTES) -> str:
+    """Read one article file (or ``-`` for stdin) as text, with one-line errors for every failure."""
+    if str(path) == "-":
+        return decode_bytes(sys.stdin.buffer.read(max_bytes + 1)[: max_bytes + 1], "standard input")
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if path.is_dir():
+            raise InputError(f"{path} is a directory, not a file")
+        if size > max_bytes:
+            raise InputError(f"{path} is {size / 2**20:.0f} MB, over the {max_bytes // 2**20} MB limit")
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"no such file: {path}") from None
+    except PermissionError:
+        raise InputError(f"permission denied reading {path}") from None
+    except IsADirectoryError:
+        raise InputError(f"{path} is a directory, not a file") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return decode_bytes(data, str(path))
+
+
+def detect_format(path: str | Path, first_bytes: bytes = b"") -> str:
+    """Guess ``jsonl`` or ``csv`` from the file suffix, else from the first character."""
+    suffix = Path(str(path)).suffix.lower()
+    if suffix in _JSONL_SUFFIXES:
+        return "jsonl"
+    if suffix in _CSV_SUFFIXES:
+        return "csv"
+    stripped = first_bytes.lstrip(codecs.BOM_UTF8).lstrip()
+    return "jsonl" if stripped.startswith(b"{") else "csv"
+
+
+def open_binary(path: str | Path) -> IO[bytes]:
+    """Open a file (or ``-`` for stdin) for binary reading, with one-line errors."""
+    if str(path) == "-":
+        return sys.stdin.buffer
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a directory, not a file")
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise InputError(f"no such file: {path}") from None
+    except PermissionError:
+        raise InputError(f"permission denied reading {path}") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _text_stream(handle: IO[bytes]) -> io.TextIOWrapper:
+    """Wrap a binary stream as text: BOM-aware, invalid bytes kept as surrogates for per-record errors."""
+    buffered = handle if isinstance(handle, io.BufferedReader) else io.BufferedReader(handle)
+    head = buffered.peek(4)[:4]
+    encoding = "utf-8"
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            encoding = name
+            break
+    return io.TextIOWrapper(buffered, encoding=encoding, errors="surrogateescape", newline="")
+
+
+def iter_records(
+    path: str | Path,
+    fmt: str | None = None,
+    id_field: str = "id",
+    text_field: str = "text",
+) -> Iterator[Record]:
+    """Yield the records of a JSONL or CSV batch, one per input record, errors included."""
+    handle = open_binary(path)
+    buffered = handle if isinstance(handle, io.BufferedReader) else io.BufferedReader(handle)
+    fmt = fmt or detect_format(path, buffered.peek(64)[:64])
+    if fmt not in ("jsonl", "csv"):
+        raise InputError(f"unknown format {fmt!r}: use jsonl or csv")
+    stream = _text_stream(buffered)
+    try:
+        if fmt == "jsonl":
+            yield from _check_ids(_iter_jsonl(stream, id_field, text_field))
+        else:
+            yield from _check_ids(_iter_csv(stream, id_field, text_field, str(path)))
+    finally:
+        if str(path) != "-":
+            stream.close()
+
+
+def _iter_jsonl(stream: io.TextIOWrapper, id_field: str, text_field: str) -> Iterator[Record]:
+    line_no = 0
+    for raw in stream:
+        line_no += 1
+        line = raw.strip()
+        if not line:
+            continue
+        if _has_surrogates(line):
+            yield Record(None, None, line_no, "line is not valid UTF-8")
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield Record(None, None, line_no, f"malformed JSON: {exc.msg} at column {exc.colno}")
+            continue
+        if not isinstance(obj, dict):
+            yield Record(None, None, line_no, f"line is a JSON {type(obj).__name__}, not an object")
+            continue
+        yield _record_from_mapping(obj, line_no, id_field, text_field)
+
+
+def _iter_csv(stream: io.TextIOWrapper, id_field: str, text_field: str, source: str) -> Iterator[Record]:
+    reader = csv.reader(stream)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        raise InputError(f"{source}: unreadable CSV header: {exc}") from None
+    header = [name.strip().lstrip("\ufeff") for name in header]
+    missing = [name for name in (id_field, text_field) if name not in header]
+    if missing:
+        raise InputError(
+            f"{source}: CSV has no column {', '.join(repr(m) for m in missing)} "
+            f"(columns: {', '.join(header)}); choose others with --id-field/--text-field"
+        )
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield Record(None, None, reader.line_num, f"malformed CSV: {exc}")
+            continue
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            yield Record(None, None, reader.line_num, f"row has {len(row)} fields, header has {len(header)}")
+            continue
+        yield _record_from_mapping(dict(zip(header, row)), reader.line_num, id_field, text_field)
+
+
+def _record_from_mapping(obj: dict, line_no: int, id_field: str, text_field: str) -> Record:
+    record_id = obj.get(id_field)
+    extra = {k: v for k, v in obj.items() if k not in (id_field, text_field)}
+    if record_id is None or (isinstance(record_id, str) and not record_id.strip()):
+        return Record(None, None, line_no, f"missing '{id_field}'", extra)
+    if not isinstance(record_id, (str, int)) or isinstance(record_id, bool):
+        return Record(None, None, line_no, f"'{id_field}' must be a string or an integer", extra)
+    text = obj.get(text_field)
+    if text is None:
+        return Record(record_id, None, line_no, f"missing '{text_field}'", extra)
+    if not isinstance(text, str):
+        return Record(record_id, None, line_no, f"'{text_field}' must be a string, not {type(text).__name__}", extra)
+    if _has_surrogates(text):
+        return Record(record_id, None, line_no, "text is not valid UTF-8", extra)
+    return Record(record_id, normalise_newlines(text), line_no, None, extra)
+
+
+def _check_ids(records: Iterable[Record]) -> Iterator[Record]:
+    seen: set = set()
+    for record in records:
+        if record.error is None and record.id is not None:
+            key = (type(record.id).__name__, record.id)
+            if key in seen:
+                record = Record(record.id, None, record.line, f"duplicate id {record.id!r}", record.extra)
+            else:
+                seen.add(key)
+        yield record
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def load_dataset(path: str | Path) -> tuple[list[LabelledDoc], list[str]]:
+    """Read a labelled JSONL/CSV dataset; return documents and one problem line per bad record."""
+    docs, problems = [], []
+    for record in iter_records(path):
+        if record.error:
+            problems.append(f"{path}:{record.line}: {record.error}")
+            continue
+        labels = record.extra.get("labels", [])
+        if isinstance(labels, str):
+            labels = [part.strip() for part in labels.replace(";", ",").split(",") if part.strip()]
+        if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
+            problems.append(f"{path}:{record.line}: 'labels' must be a list of strings")
+            continue
+        language = record.extra.get("language") or None
+        docs.append(LabelledDoc(str(record.id), record.text or "", list(labels), language))
+    return docs, problems
+
+
+def write_jsonl(records: Iterable[dict], handle: IO[str]) -> None:
+    """Write dicts as JSON lines (UTF-8, no ASCII escaping)."""
+    for record in records:
+        handle.write(json.dumps(record, ensure_ascii=False) + "\n")

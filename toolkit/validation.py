@@ -1,0 +1,149 @@
+"""Checks a labelled dataset before training, in the spirit of spaCy's ``debug data``.
+
+Errors stop training: unknown labels, empty texts, duplicate ids or texts,
+near-duplicates shared between the training and test splits. The report also
+counts documents per language and label, and compares each document's
+declared language with the detected language of its cleaned body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from toolkit.cleaning import clean
+from toolkit.data import LabelledDoc
+from toolkit.language import UNDETERMINED, detect_language
+from toolkit.taxonomy import Taxonomy
+
+_DEFAULT_SHINGLE = 8
+_DEFAULT_NEAR_DUPLICATE = 0.5
+_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass
+class ValidationReport:
+    """What :func:`validate` found: errors block training, warnings inform."""
+
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    counts: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing blocks training."""
+        return not self.errors
+
+
+def validate(
+    docs: list[LabelledDoc], topics: Taxonomy, test_docs: list[LabelledDoc] | None = None,
+    detect: bool = True,
+) -> ValidationReport:
+    """Check ``docs`` (and, if given, their overlap with ``test_docs``) against the topic set."""
+    report = ValidationReport()
+    known = set(topics.names)
+    _check_records(docs, known, report)
+    if test_docs is not None:
+        _check_records(test_docs, known, report, prefix="test: ")
+        for train_id, test_id, score in near_duplicates(docs, test_docs):
+            report.errors.append(f"near-duplicate across splits: {train_id} ~ {test_id} ({score:.0%} shared shingles)")
+    report.counts = _counts(docs + (test_docs or []), topics)
+    if detect:
+        _check_languages(docs + (test_docs or []), report)
+    return report
+
+
+def _check_records(docs: list[LabelledDoc], known: set[str], report: ValidationReport, prefix: str = "") -> None:
+    ids = Counter(doc.id for doc in docs)
+    for doc_id, count in ids.items():
+        if count > 1:
+            report.errors.append(f"{prefix}id {doc_id!r} appears {count} times")
+    texts: dict[str, str] = {}
+    for doc in docs:
+        unknown = sorted(set(doc.labels) - known)
+        if unknown:
+            report.errors.append(f"{prefix}{doc.id}: unknown labels {', '.join(unknown)} (not in topics file)")
+        if not doc.text.strip():
+            report.errors.append(f"{prefix}{doc.id}: empty text")
+            continue
+        key = " ".join(doc.text.split()).lower()
+        if key in texts:
+            report.errors.append(f"{prefix}{doc.id}: same text as {texts[key]}")
+        texts.setdefault(key, doc.id)
+        if not doc.language:
+            report.warnings.append(f"{prefix}{doc.id}: no declared language")
+
+
+def _shingles(text: str, size: int = _DEFAULT_SHINGLE) -> set[int]:
+    tokens = [t.lower() for t in _TOKEN.findall(text)]
+    if len(tokens) < size:
+        tokens = list("".join(tokens))
+    return {
+        int.from_bytes(hashlib.blake2b(" ".join(tokens[i : i + size]).encode(), digest_size=8).digest(), "big")
+        for i in range(max(1, len(tokens) - size + 1))
+    }
+
+
+def near_duplicates(
+    left: list[LabelledDoc], right: list[LabelledDoc], threshold: float = _DEFAULT_NEAR_DUPLICATE
+) -> list[tuple[str, str, float]]:
+    """Pairs (left id, right id, share) whose 8-word shingle sets overlap by at least ``threshold``."""
+    index: dict[int, list[int]] = defaultdict(list)
+    right_sets = [_shingles(clean(doc.text).body or doc.text) for doc in right]
+    for position, shingles in enumerate(right_sets):
+        for shingle in shingles:
+            index[shingle].append(position)
+    pairs = []
+    for doc in left:
+        own = _shingles(clean(doc.text).body or doc.text)
+        hits = Counter(position for shingle in own for position in index.get(shingle, ()))
+        for position, shared in hits.items():
+            share = shared / max(1, min(len(own), len(right_sets[position])))
+            if share >= threshold:
+                pairs.append((doc.id, right[position].id, share))
+    return pairs
+
+
+def _counts(docs: list[LabelledDoc], topics: Taxonomy) -> dict:
+    by_language: dict[str, Counter] = defaultdict(Counter)
+    for doc in docs:
+        language = doc.language or UNDETERMINED
+        by_language[language]["documents"] += 1
+        by_language[language]["none"] += 0 if doc.labels else 1
+        for label in doc.labels:
+            by_language[language][label] += 1
+    columns = ["documents", *topics.names, "none"]
+    table = {lang: {col: counts[col] for col in columns} for lang, counts in sorted(by_language.items())}
+    table["all"] = {col: sum(row[col] for row in table.values()) for col in columns}
+    return table
+
+
+def _check_languages(docs: list[LabelledDoc], report: ValidationReport) -> None:
+    mismatches = 0
+    for doc in docs:
+        if not doc.language:
+            continue
+        found, _ = detect_language(clean(doc.text).body or doc.text)
+        if found not in (doc.language, UNDETERMINED):
+            mismatches += 1
+            report.warnings.append(f"{doc.id}: declared language {doc.language}, detected {found}")
+    report.counts["language_mismatches"] = mismatches
+
+
+def format_report(report: ValidationReport) -> str:
+    """Text rendering: the counts table, then warnings and errors."""
+    table = {k: v for k, v in report.counts.items() if isinstance(v, dict)}
+    lines = []
+    if table:
+        columns = list(next(iter(table.values())).keys())
+        lines.append(f"{'language':<10}" + "".join(f"{c:>13}" for c in columns))
+        for language, row in table.items():
+            lines.append(f"{language:<10}" + "".join(f"{row[c]:>13}" for c in columns))
+    lines += [f"warning: {w}" for w in report.warnings[:50]]
+    if len(report.warnings) > 50:
+        lines.append(f"... and {len(report.warnings) - 50} more warnings")
+    lines += [f"error: {e}" for e in report.errors]
+    lines.append(f"{len(report.errors)} errors, {len(report.warnings)} warnings")
+    return "\n".join(lines)
