@@ -1,0 +1,133 @@
+"""Build datasets/train.jsonl and datasets/test.jsonl from the team's raw corpus.
+
+Steps, all seeded so the output is reproducible:
+1. parse datasets/raw/*.txt (format: scripts/raw_corpus.py);
+2. wrap a share of documents in site chrome drawn from datasets/chrome/*.toml,
+   in the body's language or another one, so training sees what production
+   sees (headers, tickers, bylines, inline "read also" markers, footers,
+   related-article teasers);
+3. split into train and test, stratified by language and label combination.
+
+Usage: python scripts/build_dataset.py [--wrap-share 0.4] [--test-share 0.25] [--seed 13]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tomllib
+from collections import defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from raw_corpus import check, parse_raw  # noqa: E402
+
+_ROOT = Path(__file__).resolve().parent.parent
+_OTHER_WRAPPERS = {"en": ["ar", "ja", "fr", "zh", "de", "es", "ko", "pt"]}
+_DEFAULT_FOREIGN = ["en", "en", "en", "ar", "fr"]
+_NAMES = ["Lina Haddad", "Kenji Mori", "Sara Lindqvist", "Omar Farouk", "Claire Dubois", "Wei Zhang",
+          "Min-ji Park", "João Alves", "Anna Becker", "Diego Ruiz", "Priya Nair", "Tom Hughes"]
+_SITES = ["Gulf Ledger", "Daily Circuit", "Meridian Post", "Nikko Wire", "Le Fil Tech", "Orient Herald",
+          "Harbor Times", "Capital Brief"]
+
+
+def load_chrome(folder: Path) -> dict[str, list[dict]]:
+    """Chrome blocks per language."""
+    chrome = {}
+    for path in sorted(folder.glob("*.toml")):
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+        chrome[data["language"]] = data["block"]
+    return chrome
+
+
+def fill(text: str, rng: random.Random) -> str:
+    """Fill the generator placeholders of a chrome block."""
+    return (
+        text.strip()
+        .replace("{date}", f"{rng.randint(1, 28)} {rng.choice(['Jan', 'Mar', 'May', 'Jul', 'Sep', 'Nov'])} 2025")
+        .replace("{time}", f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}")
+        .replace("{author}", rng.choice(_NAMES))
+        .replace("{site}", rng.choice(_SITES))
+        .replace("{views}", str(rng.randint(12, 98000)))
+    )
+
+
+def wrap(text: str, language: str, chrome: dict[str, list[dict]], rng: random.Random) -> tuple[str, str]:
+    """Wrap an article in chrome; return the wrapped text and the chrome's language."""
+    if rng.random() < 0.5:
+        wrapper = language
+    else:
+        wrapper = rng.choice(_OTHER_WRAPPERS.get(language, _DEFAULT_FOREIGN))
+    blocks = chrome.get(wrapper) or chrome["en"]
+    wrapper = wrapper if wrapper in chrome else "en"
+    by_position = defaultdict(list)
+    for block in blocks:
+        by_position[block["position"]].append(block)
+    top = rng.sample(by_position["top"], k=min(len(by_position["top"]), rng.randint(0, 3)))
+    bottom = rng.sample(by_position["bottom"], k=min(len(by_position["bottom"]), rng.randint(1, 3)))
+    paragraphs = [p for p in text.split("\n\n") if p.strip()]
+    if by_position["inline"] and len(paragraphs) > 3 and rng.random() < 0.4:
+        paragraphs.insert(rng.randint(2, len(paragraphs) - 1), fill(rng.choice(by_position["inline"])["text"], rng))
+    separator = "\n\n" if rng.random() < 0.7 else "\n"
+    pieces = [fill(b["text"], rng) for b in top] + paragraphs + [fill(b["text"], rng) for b in bottom]
+    return separator.join(pieces), wrapper
+
+
+def split(docs: list[dict], test_share: float, rng: random.Random) -> tuple[list[dict], list[dict]]:
+    """Stratified split by (language, label combination)."""
+    strata = defaultdict(list)
+    for doc in docs:
+        strata[(doc["language"], "+".join(sorted(doc["labels"])))].append(doc)
+    train, test = [], []
+    carry = 0.0
+    for key in sorted(strata):
+        group = strata[key]
+        rng.shuffle(group)
+        carry += len(group) * test_share
+        n_test = int(carry)
+        carry -= n_test
+        test += group[:n_test]
+        train += group[n_test:]
+    return sorted(train, key=lambda d: d["id"]), sorted(test, key=lambda d: d["id"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Build the split files."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--raw", type=Path, default=_ROOT / "datasets" / "raw")
+    parser.add_argument("--chrome", type=Path, default=_ROOT / "datasets" / "chrome")
+    parser.add_argument("--out", type=Path, default=_ROOT / "datasets")
+    parser.add_argument("--wrap-share", type=float, default=0.4)
+    parser.add_argument("--test-share", type=float, default=0.25)
+    parser.add_argument("--seed", type=int, default=13)
+    args = parser.parse_args(argv)
+    rng = random.Random(args.seed)
+    chrome = load_chrome(args.chrome)
+    docs, problems = [], []
+    for path in sorted(args.raw.glob("*.txt")):
+        parsed = parse_raw(path)
+        problems += check(parsed, path)
+        docs += parsed
+    if problems:
+        print("\n".join(problems), file=sys.stderr)
+        return 1
+    records = []
+    for doc in sorted(docs, key=lambda d: d["id"]):
+        text, wrapper = doc["text"], doc["language"]
+        if rng.random() < args.wrap_share:
+            text, wrapper = wrap(text, doc["language"], chrome, rng)
+        records.append({"id": doc["id"], "text": text, "labels": sorted(doc["labels"]), "language": doc["language"]})
+    train, test = split(records, args.test_share, rng)
+    for name, rows in (("train", train), ("test", test)):
+        with open(args.out / f"{name}.jsonl", "w", encoding="utf-8") as handle:
+            for row in rows:
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    print(f"{len(records)} documents: {len(train)} train, {len(test)} test -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
