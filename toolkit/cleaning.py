@@ -33,6 +33,8 @@ _LINK = re.compile(r"https?://|www\.|\b[\w-]+\.(com|org|net|io|news|co|info|my|u
 _TICKER = re.compile(r"\b[A-Z]{2,5}\s+[+\-−▲▼]?\d+(\.\d+)?%")
 _BULLET = re.compile(r"^\s*([-*•·▪◦●・]|\d+[.)])\s+")
 _LABEL_VALUE = re.compile(r"^[^\s:：]+(\s+[^\s:：]+){0,3}\s*[:：]\s*\S")
+_DECORATED = re.compile(r"^\s*[-–—―=*_~•]{1,4}\s*\S.*?\s*[-–—―=*_~•]{1,4}\s*$")
+_TEASER = re.compile(r"^\s*(【[^】]{1,10}】|\S+(\s+\S+){0,2}?(\s*[:：]|\s+[–—-]))\s*\S")
 _DOMAIN_PREFIX = re.compile(
     r"^(?P<prefix>\S*\.(?:com|org|net|io|news|co|info)\S*(?:\s+\w+){0,2}\s*[-–—:|]\s+)(?=\S)", re.I
 )
@@ -164,10 +166,27 @@ def script_of(text: str) -> str:
 
 
 def _body_script(lines: list[_Line]) -> str:
+    """The script of the article: sentence-like lines count most, more when they hang together.
+
+    Teaser lists and cookie or newsletter notices are sentences too, but they
+    share few words with each other and carry meta vocabulary, so a short
+    article still outweighs a long footer in another script.
+    """
     weights: dict[str, float] = {}
+    by_script: dict[str, list[_Line]] = {}
     for line in lines:
-        if line.script != "none":
-            weights[line.script] = weights.get(line.script, 0.0) + line.units * (3.0 if line.sentence else 1.0)
+        if line.sentence:
+            by_script.setdefault(line.script, []).append(line)
+    for line in lines:
+        if line.script == "none":
+            continue
+        if line.sentence:
+            peers = by_script[line.script]
+            cohesion = _cohesion(line, peers) if len(peers) > 1 else 0.0
+            weight = line.units * (0.5 + 2.0 * cohesion) * (0.3 if _is_meta(line.text) else 1.0)
+        else:
+            weight = line.units * 0.2
+        weights[line.script] = weights.get(line.script, 0.0) + weight
     return max(weights, key=weights.get) if weights else "none"
 
 
@@ -199,21 +218,26 @@ def _chrome_reason(line: _Line, body_script: str) -> str | None:
         return "label line (byline, editor, tags)"
     if line.units < 1.5:
         return "single word"
+    if line.units <= 8 and _DECORATED.match(text):
+        return "inline marker"
     return None
 
 
 def _interior_reason(line: _Line, body_script: str) -> str | None:
     if line.sentence:
         return None if line.script == body_script else f"{line.script} script in a {body_script} article"
+    if line.units <= 16 and _TEASER.match(line.text):
+        return "teaser link (label: title)"
     return _chrome_reason(line, body_script)
 
 
 def _pick_headline(top: list[_Line], body_script: str) -> _Line | None:
     best, best_score = None, 0.0
     for distance, line in enumerate(reversed(top)):
-        if _chrome_reason(line, body_script) or line.units < 3 or line.script != body_script:
+        if _chrome_reason(line, body_script) or line.units < (2 if distance == 0 else 3) or line.script != body_script:
             continue
         score = min(line.units, 20) + (3 if distance <= 3 else 0) - (4 if line.text.endswith(":") else 0)
+        score -= 4 if _TEASER.match(line.text) else 0
         if score > best_score:
             best, best_score = line, score
     return best
@@ -249,7 +273,9 @@ def _trim_tail(lines: list[_Line], first: int, last: int, body_script: str) -> i
         tail_start -= 1
     tail = lines[tail_start : last + 1]
     body = [ln for ln in core if ln not in tail]
-    if tail_start > first and body and len(tail) <= len(body):
+    breaker = lines[tail_start - 1]
+    heading = breaker.script == body_script and _chrome_reason(breaker, body_script) is None
+    if tail_start > first and heading and body and len(tail) <= len(body):
         scores = [_cohesion(ln, body) for ln in tail]
         reference = sorted(_cohesion(ln, body) for ln in body)[len(body) // 2]
         mean = sum(scores) / len(scores)

@@ -122,13 +122,13 @@ class SentenceTransformerEncoder:
         passages, owners, weights = [], [], []
         for index, text in enumerate(texts):
             sentences = split_sentences(text) or [text]
-            counts = [len(ids) for ids in model.tokenizer(sentences, add_special_tokens=False)["input_ids"]]
+            sentences, counts = _fit_sentences(model.tokenizer, sentences, limit)
             pieces = _even_sample(_pack(sentences, counts, limit), self.max_passages)
             for piece, count in pieces:
                 passages.append(piece)
                 owners.append(index)
                 weights.append(max(count, 1))
-        dim = model.get_sentence_embedding_dimension()
+        dim = _dimension(model)
         if not passages:
             return np.zeros((len(texts), dim), dtype=np.float32)
         vectors = model.encode(
@@ -152,8 +152,33 @@ class SentenceTransformerEncoder:
             "kind": "sentence-transformers",
             "name": self.name,
             "hash": self._hash,
-            "dim": int(model.get_sentence_embedding_dimension()),
+            "dim": _dimension(model),
         }
+
+
+def _dimension(model) -> int:
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(getter())
+
+
+def _fit_sentences(tokenizer, sentences: list[str], limit: int) -> tuple[list[str], list[int]]:
+    """Token counts per sentence; a sentence longer than ``limit`` tokens is cut into word runs that fit."""
+    counts = [len(ids) for ids in tokenizer(sentences, add_special_tokens=False, verbose=False)["input_ids"]]
+    fitted, fitted_counts = [], []
+    for sentence, count in zip(sentences, counts):
+        if count <= limit:
+            fitted.append(sentence)
+            fitted_counts.append(count)
+            continue
+        words = sentence.split() if " " in sentence else list(sentence)
+        joiner = " " if " " in sentence else ""
+        pieces = max(2, -(-count // limit) + 1)
+        size = -(-len(words) // pieces)
+        for start in range(0, len(words), size):
+            piece = joiner.join(words[start : start + size])
+            fitted.append(piece)
+            fitted_counts.append(-(-count * len(piece) // max(len(sentence), 1)))
+    return fitted, fitted_counts
 
 
 def _pack(sentences: list[str], counts: list[int], limit: int) -> list[tuple[str, int]]:

@@ -49,18 +49,28 @@ def detect_document(result: CleanResult) -> LanguageResult:
 
 
 def _wrapper_language(result: CleanResult, body_language: str) -> str:
-    votes: dict[str, float] = {}
-    body_script = script_of(result.body)
+    """Vote over the removed text, grouped by script; foreign-script chrome weighs more."""
+    groups: dict[str, list[str]] = {}
     for block in result.removed:
-        letters = sum(1 for ch in block.text if ch.isalpha())
-        script = script_of(block.text)
+        groups.setdefault(script_of(block.text), []).append(block.text)
+    body_script = script_of(result.body)
+    has_kana = any(script == "japanese" for script in groups)
+    votes: dict[str, float] = {}
+    for script, texts in groups.items():
+        joined = "\n".join(texts)
+        letters = sum(1 for ch in joined if ch.isalpha())
         if script in _SCRIPT_SHORTCUTS:
             code = _SCRIPT_SHORTCUTS[script]
-        elif letters >= (_DEFAULT_MIN_BLOCK_LETTERS if script not in ("latin", body_script) else 25):
-            code, _ = _langdetect(block.text)
-        else:
+        elif script == "han":
+            code = "ja" if has_kana else "zh"
+        elif script == "none" or letters < _DEFAULT_MIN_BLOCK_LETTERS:
             continue
-        weight = letters * (_FOREIGN_SCRIPT_BOOST if script != body_script else 1.0)
+        else:
+            code, _ = _langdetect(_sample(joined))
+        if script == body_script and body_script not in ("han", "japanese"):
+            weight = float(letters)
+        else:
+            weight = letters * (_FOREIGN_SCRIPT_BOOST if script != body_script else 1.0)
         votes[code] = votes.get(code, 0.0) + weight
     votes.pop(UNDETERMINED, None)
     return max(votes, key=votes.get) if votes else body_language

@@ -1,0 +1,89 @@
+"""Shared fixtures: a small synthetic labelled corpus and a model trained on it with the hashing encoder."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from toolkit.classifier import TopicClassifier
+from toolkit.taxonomy import load_taxonomy
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_SEEDS = ROOT.parent / "shared" / "seeds"
+
+_TOPIC_SENTENCES = {
+    "funding": [
+        "The start-up raised {n} million dollars in a funding round led by venture investors.",
+        "The government committed {n} billion to artificial intelligence research over five years.",
+        "Investors poured fresh capital into the AI company, valuing it at {n} billion.",
+    ],
+    "consortium": [
+        "Several companies agreed to form a joint venture and pool their engineers.",
+        "An alliance of {n} firms will create a new entity to share research.",
+        "The partners signed a consortium agreement to build the platform together.",
+    ],
+    "chips": [
+        "The foundry will produce semiconductors on a new {n} nanometre process.",
+        "Demand for GPUs and memory chips strained the wafer supply.",
+        "Export controls on advanced chips hit the fab equipment makers.",
+    ],
+    "physical_ai": [
+        "Humanoid robots driven by learning models now sort parcels in the warehouse.",
+        "The autonomous trucks use sensors and AI to navigate the port.",
+        "The factory installed robot arms that learn new assembly tasks from cameras.",
+    ],
+}
+_FILLER = [
+    "The city council met on Tuesday to discuss the budget for parks.",
+    "Rain is expected across the region later this week.",
+    "The museum opened an exhibition of early twentieth century painting.",
+    "Local football fans celebrated a late winning goal.",
+]
+
+
+def make_corpus(n: int = 80, seed: int = 0) -> list[dict]:
+    """Deterministic labelled documents whose sentences signal their topics."""
+    rng = random.Random(seed)
+    names = list(_TOPIC_SENTENCES)
+    docs = []
+    for i in range(n):
+        labels = sorted(rng.sample(names, k=rng.choice([0, 1, 1, 2, 2, 3])))
+        sentences = [rng.choice(_TOPIC_SENTENCES[t]).format(n=rng.randint(2, 90)) for t in labels]
+        sentences += rng.sample(_FILLER, k=2)
+        rng.shuffle(sentences)
+        text = f"Headline number {i}\n\n" + "\n\n".join(sentences)
+        docs.append({"id": f"d{i:03d}", "text": text, "labels": labels, "language": "en"})
+    return docs
+
+
+@pytest.fixture(scope="session")
+def corpus() -> list[dict]:
+    return make_corpus()
+
+
+@pytest.fixture(scope="session")
+def corpus_file(tmp_path_factory, corpus) -> Path:
+    path = tmp_path_factory.mktemp("data") / "train.jsonl"
+    path.write_text("".join(json.dumps(d) + "\n" for d in corpus), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def taxonomy():
+    return load_taxonomy()
+
+
+@pytest.fixture(scope="session")
+def fitted(corpus, taxonomy) -> TopicClassifier:
+    model = TopicClassifier(encoder="hashing", topics=taxonomy, cv=3, seed=0)
+    return model.fit([d["text"] for d in corpus], [d["labels"] for d in corpus])
+
+
+@pytest.fixture(scope="session")
+def model_file(tmp_path_factory, fitted) -> Path:
+    path = tmp_path_factory.mktemp("model") / "model.joblib"
+    fitted.save(path)
+    return path

@@ -1,0 +1,83 @@
+"""The scikit-learn style API: fit/predict/predict_proba/classes_, thresholds, save/load."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from toolkit import TopicClassifier
+from toolkit.classifier import NotFittedError
+from tests.conftest import make_corpus
+
+
+def test_fit_returns_self_and_sets_fitted_attributes(corpus, taxonomy):
+    model = TopicClassifier(encoder="hashing", topics=taxonomy, cv=3)
+    assert not hasattr(model, "classes_")
+    assert model.fit([d["text"] for d in corpus], [d["labels"] for d in corpus]) is model
+    assert list(model.classes_) == ["funding", "consortium", "chips", "physical_ai"]
+    assert model.thresholds_.shape == (4,)
+    assert set(model.cv_scores_["labels"]) == set(model.classes_)
+
+
+def test_predict_shapes_and_types(fitted):
+    texts = ["The start-up raised 40 million dollars in a funding round led by venture investors.",
+             "Rain is expected across the region later this week."]
+    proba = fitted.predict_proba(texts)
+    assert proba.shape == (2, 4)
+    assert ((proba >= 0) & (proba <= 1)).all()
+    predicted = fitted.predict(texts)
+    assert isinstance(predicted, list) and all(isinstance(row, list) for row in predicted)
+    assert "funding" in predicted[0]
+    assert predicted[1] == []
+
+
+def test_learns_held_out_documents(fitted):
+    held_out = make_corpus(40, seed=99)
+    predicted = fitted.predict([d["text"] for d in held_out])
+    exact = sum(sorted(p) == sorted(d["labels"]) for p, d in zip(predicted, held_out))
+    assert exact / len(held_out) > 0.8
+
+
+def test_unfitted_model_says_so():
+    with pytest.raises(NotFittedError, match="not fitted"):
+        TopicClassifier(encoder="hashing").predict(["text"])
+
+
+def test_unknown_label_is_rejected(taxonomy):
+    model = TopicClassifier(encoder="hashing", topics=taxonomy, cv=2)
+    with pytest.raises(ValueError, match="not in the topic set: weather"):
+        model.fit(["a b c", "d e f", "g h i", "j k l"], [["weather"], [], ["chips"], []])
+
+
+def test_labels_without_taxonomy_are_sorted_union():
+    docs = make_corpus(30)
+    model = TopicClassifier(encoder="hashing", cv=2).fit([d["text"] for d in docs], [d["labels"] for d in docs])
+    assert list(model.classes_) == sorted({l for d in docs for l in d["labels"]})
+
+
+def test_same_data_and_seed_give_the_same_model(corpus, taxonomy, fitted):
+    again = TopicClassifier(encoder="hashing", topics=taxonomy, cv=3, seed=0)
+    again.fit([d["text"] for d in corpus], [d["labels"] for d in corpus])
+    np.testing.assert_array_equal(again.coef_, fitted.coef_)
+    np.testing.assert_array_equal(again.thresholds_, fitted.thresholds_)
+    assert again.training_["data_hash"] == fitted.training_["data_hash"]
+
+
+def test_save_load_round_trip_gives_same_scores(fitted, model_file, corpus):
+    loaded = TopicClassifier.load(model_file)
+    texts = [d["text"] for d in corpus[:10]]
+    np.testing.assert_allclose(loaded.predict_proba(texts), fitted.predict_proba(texts), rtol=1e-6)
+    assert loaded.predict(texts) == fitted.predict(texts)
+    assert list(loaded.classes_) == list(fitted.classes_)
+    assert loaded.training_ == fitted.training_
+
+
+@pytest.mark.parametrize("features", ["embedding", "chars"])
+def test_single_feature_sets(features, corpus, taxonomy):
+    model = TopicClassifier(encoder="hashing", topics=taxonomy, features=features, cv=2)
+    model.fit([d["text"] for d in corpus], [d["labels"] for d in corpus])
+    assert model.predict_proba(["Demand for GPUs and memory chips strained the wafer supply."]).shape == (1, 4)
+
+
+def test_no_topic_is_a_valid_answer(fitted):
+    assert fitted.predict(["The museum opened an exhibition of early twentieth century painting."]) == [[]]
