@@ -87,3 +87,25 @@ def model_file(tmp_path_factory, fitted) -> Path:
     path = tmp_path_factory.mktemp("model") / "model.joblib"
     fitted.save(path)
     return path
+
+
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true", default=False,
+                     help="also run the tests marked slow (real sentence-transformers model)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="real-model test: run with --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_cache(tmp_path_factory):
+    """Keep the embedding cache of test runs away from the user's."""
+    import os
+
+    os.environ["TOOLKIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("embedding-cache"))

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from toolkit.cleaning import clean
+from toolkit.cache import with_cache
 from toolkit.embedding import Encoder, resolve_encoder
 from toolkit.features import CharNgrams
 from toolkit.taxonomy import Taxonomy
@@ -70,13 +71,15 @@ class TopicClassifier:
         y = self._binarize(labels)
         self.encoder_ = resolve_encoder(self.encoder) if self.encoder is None or isinstance(self.encoder, str) else self.encoder
         bodies = self._bodies(texts)
-        embeddings = self._embed(bodies)
-        self.chars_ = CharNgrams().fit(bodies) if "chars" in self.features else None
-        char_matrix = self.chars_.transform(bodies) if self.chars_ is not None else None
-        oof = self._cross_val_proba(embeddings, bodies, y)
+        training_encoder = with_cache(self.encoder_)
+        embeddings = self._embed(bodies, training_encoder)
+        counts = CharNgrams().counts(bodies) if "chars" in self.features else None
+        self.chars_ = CharNgrams().fit_counts(counts) if counts is not None else None
+        char_matrix = self.chars_.transform_counts(counts) if counts is not None else None
+        oof = self._cross_val_proba(embeddings, counts, y)
         self.thresholds_, self.cv_scores_ = _tune_thresholds(oof, y, self.classes_, self.cv, self.seed)
         self.coef_, self.intercept_ = self._fit_heads(embeddings, char_matrix, y)
-        self.encoder_identity_ = self.encoder_.identity()
+        self.encoder_identity_ = training_encoder.identity()
         self.training_ = {
             "data_hash": _data_hash(bodies, labels),
             "n_documents": len(bodies),
@@ -109,10 +112,10 @@ class TopicClassifier:
             return [str(text) for text in texts]
         return [clean(str(text)).body or str(text) for text in texts]
 
-    def _embed(self, bodies: list[str]) -> np.ndarray:
+    def _embed(self, bodies: list[str], encoder: Encoder | None = None) -> np.ndarray:
         if "embedding" not in self.features:
             return np.zeros((len(bodies), 0), dtype=np.float32)
-        return self.encoder_.encode(bodies)
+        return (encoder or self.encoder_).encode(bodies)
 
     def _design(self, embeddings: np.ndarray, char_matrix):
         """Join the dense embedding block and the sparse char block into one design matrix."""
@@ -139,13 +142,14 @@ class TopicClassifier:
             intercepts.append(float(head.intercept_[0]))
         return np.vstack(coefs), np.asarray(intercepts, dtype=np.float32)
 
-    def _cross_val_proba(self, embeddings: np.ndarray, bodies: list[str], y: np.ndarray) -> np.ndarray:
-        """Out-of-fold probabilities: each document scored by heads that never saw it."""
+    def _cross_val_proba(self, embeddings: np.ndarray, counts, y: np.ndarray) -> np.ndarray:
+        """Out-of-fold probabilities: each document scored by heads (and IDF) that never saw it."""
         oof = np.zeros(y.shape, dtype=np.float64)
-        for train, test in _folds(len(bodies), self.cv, self.seed):
-            chars = CharNgrams().fit([bodies[i] for i in train]) if self.chars_ is not None else None
-            train_chars = chars.transform([bodies[i] for i in train]) if chars else None
-            test_chars = chars.transform([bodies[i] for i in test]) if chars else None
+        for train, test in _folds(len(y), self.cv, self.seed):
+            train_chars = test_chars = None
+            if counts is not None:
+                chars = CharNgrams().fit_counts(counts[train])
+                train_chars, test_chars = chars.transform_counts(counts[train]), chars.transform_counts(counts[test])
             coef, intercept = self._fit_heads(embeddings[train], train_chars, y[train])
             oof[test] = _sigmoid(_decision(self._design(embeddings[test], test_chars), coef, intercept))
         return oof

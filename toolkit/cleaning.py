@@ -15,12 +15,12 @@ body is made only of (stripped) lines of the input: cleaning never invents text.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
 _DEFAULT_MIN_SENTENCE_UNITS = 9
 _DEFAULT_COHESION = 0.22
 _TERMINAL = tuple('.!?。！？؟"”»)…')
+_FULL_STOPS = (".", "!", "?", "。", "！", "？", "؟")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 _MENU_SEPARATORS = re.compile(r"\s[|•·/»>]\s|\s{3,}|\t")
@@ -83,6 +83,7 @@ class _Line:
     units: float
     script: str
     sentence: bool
+    tokens: frozenset = frozenset()
 
 
 def clean(text: str) -> CleanResult:
@@ -117,8 +118,7 @@ def clean(text: str) -> CleanResult:
 
 
 def _normalise(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
-    return "".join(ch for ch in text if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cs"))
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n")
 
 
 def _describe(index: int, text: str) -> _Line:
@@ -128,9 +128,10 @@ def _describe(index: int, text: str) -> _Line:
     stripped = _BULLET.sub("", text)
     ends = stripped.rstrip().endswith(_TERMINAL)
     inner = sum(stripped.count(mark) for mark in (". ", "。", "؟", "? ", "! "))
-    long_enough = units >= _DEFAULT_MIN_SENTENCE_UNITS or (ends and units >= 5)
+    full_stop = stripped.rstrip().endswith(_FULL_STOPS) and not stripped.rstrip().endswith("..")
+    long_enough = units >= _DEFAULT_MIN_SENTENCE_UNITS or (ends and units >= 5) or (full_stop and units >= 3)
     sentence = long_enough and (ends or inner >= 2) and not _menu_like(text)
-    return _Line(index, text, units, script_of(text), sentence)
+    return _Line(index, text, units, script_of(text), sentence, frozenset(_tokens(text)))
 
 
 def script_of(text: str) -> str:
@@ -177,12 +178,15 @@ def _body_script(lines: list[_Line]) -> str:
     for line in lines:
         if line.sentence:
             by_script.setdefault(line.script, []).append(line)
+    cohesion_of: dict[int, float] = {}
+    for peers in by_script.values():
+        scores = _cohesion_all(peers, peers) if len(peers) > 1 else [0.0] * len(peers)
+        cohesion_of.update({id(line): score for line, score in zip(peers, scores)})
     for line in lines:
         if line.script == "none":
             continue
         if line.sentence:
-            peers = by_script[line.script]
-            cohesion = _cohesion(line, peers) if len(peers) > 1 else 0.0
+            cohesion = cohesion_of[id(line)]
             weight = line.units * (0.5 + 2.0 * cohesion) * (0.3 if _is_meta(line.text) else 1.0)
         else:
             weight = line.units * 0.2
@@ -250,14 +254,26 @@ def _tokens(text: str) -> set[str]:
 
 
 def _cohesion(line: _Line, others: list[_Line]) -> float:
-    own = _tokens(line.text)
-    if not own:
-        return 0.0
-    rest: set[str] = set()
+    """Share of the line's tokens that occur in any of ``others`` (the line itself excluded)."""
+    return _cohesion_all([line], others)[0]
+
+
+def _cohesion_all(lines: list[_Line], others: list[_Line]) -> list[float]:
+    """:func:`_cohesion` for many lines at once, in time linear in the tokens involved."""
+    counts: dict[str, int] = {}
     for other in others:
-        if other is not line:
-            rest |= _tokens(other.text)
-    return len(own & rest) / len(own)
+        for token in other.tokens:
+            counts[token] = counts.get(token, 0) + 1
+    member = {id(other) for other in others}
+    scores = []
+    for line in lines:
+        if not line.tokens:
+            scores.append(0.0)
+            continue
+        own = 1 if id(line) in member else 0
+        shared = sum(1 for token in line.tokens if counts.get(token, 0) - own > 0)
+        scores.append(shared / len(line.tokens))
+    return scores
 
 
 def _is_meta(text: str) -> bool:
@@ -272,12 +288,13 @@ def _trim_tail(lines: list[_Line], first: int, last: int, body_script: str) -> i
     while tail_start > first and lines[tail_start - 1].sentence:
         tail_start -= 1
     tail = lines[tail_start : last + 1]
-    body = [ln for ln in core if ln not in tail]
+    tail_ids = {id(ln) for ln in tail}
+    body = [ln for ln in core if id(ln) not in tail_ids]
     breaker = lines[tail_start - 1]
     heading = breaker.script == body_script and _chrome_reason(breaker, body_script) is None
     if tail_start > first and heading and body and len(tail) <= len(body):
-        scores = [_cohesion(ln, body) for ln in tail]
-        reference = sorted(_cohesion(ln, body) for ln in body)[len(body) // 2]
+        scores = _cohesion_all(tail, body)
+        reference = sorted(_cohesion_all(body, body))[len(body) // 2]
         mean = sum(scores) / len(scores)
         if mean < max(_DEFAULT_COHESION, 0.75 * reference) or all(_is_meta(ln.text) for ln in tail):
             last = tail_start - 2

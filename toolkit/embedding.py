@@ -37,7 +37,10 @@ class Encoder(Protocol):
     def encode(self, texts: list[str]) -> np.ndarray:
         """Return one L2-normalised float32 row per text."""
 
-    def identity(self) -> dict:
+    def fingerprint(self) -> str:
+        """A short content hash that tells this encoder's weights apart from any other's."""
+
+    def identity(self, dim: int | None = None) -> dict:
         """Return ``kind``, ``name``, ``hash`` and ``dim``: enough to find and verify the encoder."""
 
 
@@ -139,21 +142,75 @@ class SentenceTransformerEncoder:
         np.add.at(pooled, np.asarray(owners), vectors * np.asarray(weights, dtype=np.float64)[:, None])
         return _normalise(pooled)
 
-    def identity(self) -> dict:
-        """Name, kind, dimension and a hash of the model's weights."""
-        model = self._load()
+    def fingerprint(self) -> str:
+        """A hash of the model's files (weights, tokenizer, config); loads the model only when it has no folder."""
         if self._hash is None:
-            digest = hashlib.sha256()
-            for key, tensor in sorted(model.state_dict().items()):
-                digest.update(key.encode())
-                digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-            self._hash = digest.hexdigest()[:16]
+            folder = self._folder()
+            self._hash = folder_hash(folder) if folder is not None else _state_hash(self._load())
+        return self._hash
+
+    def identity(self, dim: int | None = None) -> dict:
+        """Name, kind, dimension and fingerprint; ``dim`` given by a cache spares loading the model."""
         return {
             "kind": "sentence-transformers",
             "name": self.name,
-            "hash": self._hash,
-            "dim": _dimension(model),
+            "hash": self.fingerprint(),
+            "dim": int(dim) if dim else _dimension(self._load()),
         }
+
+    def _folder(self) -> Path | None:
+        """The local folder the model was loaded from, when there is one."""
+        if self.name == DEFAULT_ENCODER:
+            return default_model_path()
+        if Path(self.name).is_dir():
+            return Path(self.name)
+        try:
+            from huggingface_hub import snapshot_download
+
+            return Path(snapshot_download(self.name, local_files_only=True))
+        except Exception:  # not a hub id, or not cached in the expected place
+            return None
+
+
+_FULL_HASH_LIMIT = 8 << 20
+_SAMPLE_BYTES = 1 << 20
+_HASHED_SUFFIXES = {".safetensors", ".bin", ".json", ".txt", ".model", ".npy"}
+
+
+def folder_hash(folder: Path) -> str:
+    """A short SHA-256 over a model folder's weight, tokenizer and config files (README excluded).
+
+    Files over 8 MB are fingerprinted by size and three 1 MB samples, which
+    tells models apart at a fraction of the cost of reading every weight.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix in _HASHED_SUFFIXES):
+        if path.name.lower().startswith("readme"):
+            continue
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(_file_fingerprint(path))
+    return digest.hexdigest()[:16]
+
+
+def _file_fingerprint(path: Path) -> bytes:
+    """The whole content of small files; size plus three 1 MB samples of large weight files."""
+    size = path.stat().st_size
+    with open(path, "rb") as handle:
+        if size <= _FULL_HASH_LIMIT:
+            return handle.read()
+        pieces = [str(size).encode()]
+        for offset in (0, size // 2, size - _SAMPLE_BYTES):
+            handle.seek(offset)
+            pieces.append(handle.read(_SAMPLE_BYTES))
+        return b"".join(pieces)
+
+
+def _state_hash(model) -> str:
+    digest = hashlib.sha256()
+    for key, tensor in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
 
 
 def _dimension(model) -> int:
@@ -219,6 +276,12 @@ class HashingEncoder:
                 matrix[row, code % self.dim] += 1.0 if (code >> 16) & 1 else -1.0
         return _normalise(matrix)
 
-    def identity(self) -> dict:
+    cacheable = False
+
+    def fingerprint(self) -> str:
         """The hashing encoder is fully described by its dimension."""
-        return {"kind": "hashing", "name": f"hashing:{self.dim}", "hash": f"hashing-{self.dim}", "dim": self.dim}
+        return f"hashing-{self.dim}"
+
+    def identity(self, dim: int | None = None) -> dict:
+        """Kind, name, fingerprint and dimension."""
+        return {"kind": "hashing", "name": f"hashing:{self.dim}", "hash": self.fingerprint(), "dim": self.dim}

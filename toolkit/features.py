@@ -20,18 +20,22 @@ class CharNgrams:
         self.ngram_range = tuple(ngram_range)
         self.idf_: np.ndarray | None = None
 
-    def _counts(self, texts: list[str]):
+    def counts(self, texts: list[str]):
+        """Raw hashed n-gram counts (sparse CSR); fit and transform can reuse them."""
         from sklearn.feature_extraction.text import HashingVectorizer
 
         vectorizer = HashingVectorizer(
             analyzer="char_wb", ngram_range=self.ngram_range, n_features=self.n_features,
             alternate_sign=False, norm=None, lowercase=True, dtype=np.float32,
         )
-        return vectorizer.transform(texts)
+        return vectorizer.transform(texts).tocsr()
 
     def fit(self, texts: list[str]) -> "CharNgrams":
         """Learn smoothed IDF weights from ``texts``."""
-        counts = self._counts(texts)
+        return self.fit_counts(self.counts(texts))
+
+    def fit_counts(self, counts) -> "CharNgrams":
+        """Learn smoothed IDF weights from a count matrix made by :meth:`counts`."""
         document_frequency = np.bincount(counts.indices, minlength=self.n_features)
         n_docs = counts.shape[0]
         self.idf_ = (np.log((1 + n_docs) / (1 + document_frequency)) + 1.0).astype(np.float32)
@@ -39,11 +43,15 @@ class CharNgrams:
 
     def transform(self, texts: list[str]):
         """Return a sparse (n, n_features) matrix of L2-normalised sublinear TF-IDF rows."""
+        return self.transform_counts(self.counts(texts))
+
+    def transform_counts(self, counts):
+        """:meth:`transform` for a count matrix made by :meth:`counts` (left unchanged)."""
         from sklearn.preprocessing import normalize
 
-        counts = self._counts(texts).tocsr()
-        counts.data = np.log1p(counts.data) * self.idf_[counts.indices]
-        return normalize(counts, norm="l2", copy=False)
+        weighted = counts.copy()
+        weighted.data = np.log1p(weighted.data) * self.idf_[weighted.indices]
+        return normalize(weighted, norm="l2", copy=False)
 
     def state(self) -> dict:
         """Plain values and arrays that rebuild this transformer."""

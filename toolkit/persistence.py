@@ -183,7 +183,7 @@ class _VerifiedEncoder:
     def encode(self, texts: list[str]) -> np.ndarray:
         """Verify the encoder once, then embed."""
         if not self._verified:
-            actual = self._encoder.identity()
+            actual = {"hash": self._encoder.fingerprint()}
             if actual["hash"] != self._expected.get("hash"):
                 raise ModelError(
                     f"{self._path} was trained with encoder {self._expected.get('name')!r} "
@@ -193,7 +193,11 @@ class _VerifiedEncoder:
             self._verified = True
         return self._encoder.encode(texts)
 
-    def identity(self) -> dict:
+    def fingerprint(self) -> str:
+        """The fingerprint recorded in the model file."""
+        return str(self._expected.get("hash"))
+
+    def identity(self, dim: int | None = None) -> dict:
         """The identity recorded in the model file."""
         return dict(self._expected)
 

@@ -1,0 +1,74 @@
+"""The shipped corpus and taxonomy: counts, split hygiene, no publisher text."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+import pytest
+
+from tests.conftest import ROOT, SHARED_SEEDS
+from toolkit.data import load_dataset
+from toolkit.taxonomy import load_taxonomy
+from toolkit.validation import near_duplicates
+
+TOPICS = ["funding", "consortium", "chips", "physical_ai"]
+
+
+@pytest.fixture(scope="module")
+def splits():
+    train, problems_train = load_dataset(ROOT / "datasets" / "train.jsonl")
+    test, problems_test = load_dataset(ROOT / "datasets" / "test.jsonl")
+    assert problems_train == [] and problems_test == []
+    return train, test
+
+
+def test_corpus_counts(splits):
+    docs = splits[0] + splits[1]
+    languages = Counter(doc.language for doc in docs)
+    assert len(docs) >= 600
+    assert languages["en"] >= 300 and languages["ar"] >= 100 and languages["ja"] >= 80
+    others = {lang: n for lang, n in languages.items() if lang not in ("en", "ar", "ja")}
+    assert sum(others.values()) >= 80 and len(others) >= 4
+    labels = Counter(label for doc in docs for label in doc.labels)
+    assert all(labels[topic] >= 150 for topic in TOPICS)
+    assert sum(1 for doc in docs if not doc.labels) >= 100
+
+
+def test_every_label_combination_occurs(splits):
+    combos = {tuple(sorted(doc.labels)) for doc in splits[0] + splits[1]}
+    assert len(combos) == 16
+
+
+def test_split_is_disjoint_and_stratified(splits):
+    train, test = splits
+    assert not {d.id for d in train} & {d.id for d in test}
+    assert near_duplicates(train, test) == []
+    for language in ("en", "ar", "ja"):
+        share = sum(d.language == language for d in test) / sum(d.language == language for d in train + test)
+        assert 0.2 <= share <= 0.3
+
+
+def test_taxonomy_has_terms_in_three_languages():
+    taxonomy = load_taxonomy()
+    assert taxonomy.names == TOPICS
+    for topic in taxonomy.topics:
+        assert len(topic.description) > 100
+        assert {"en", "ar", "ja"} <= set(topic.terms)
+
+
+def _eight_grams(text: str) -> set[str]:
+    words = re.findall(r"\w+", text.lower())
+    return {" ".join(words[i : i + 8]) for i in range(len(words) - 7)}
+
+
+@pytest.mark.skipif(not SHARED_SEEDS.is_dir(), reason="../shared/seeds is not present")
+def test_no_seed_sentence_is_copied():
+    seed_grams = set()
+    for path in SHARED_SEEDS.glob("*.txt"):
+        seed_grams |= _eight_grams(path.read_text(encoding="utf-8"))
+    ours = [p for p in (ROOT / "datasets").rglob("*") if p.is_file() and p.suffix in (".jsonl", ".txt", ".toml", ".md")]
+    ours += [p for p in (ROOT / "seeds").rglob("*") if p.is_file()]
+    for path in ours:
+        shared = _eight_grams(path.read_text(encoding="utf-8")) & seed_grams
+        assert not shared, f"{path} shares text with the seed articles: {sorted(shared)[:3]}"
