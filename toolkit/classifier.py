@@ -16,14 +16,15 @@ from collections.abc import Sequence
 import numpy as np
 
 from toolkit.cleaning import clean
-from toolkit.cache import with_cache
+from toolkit import __version__
+from toolkit.cache import cached_map, with_cache
 from toolkit.embedding import Encoder, resolve_encoder
 from toolkit.features import CharNgrams
 from toolkit.taxonomy import Taxonomy
 
-_DEFAULT_C = 4.0
+_DEFAULT_C = 16.0
 _DEFAULT_CV = 5
-_DEFAULT_CHAR_WEIGHT = 1.0
+_DEFAULT_CHAR_WEIGHT = 2.0
 _THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
 FEATURE_SETS = ("embedding", "chars", "embedding+chars")
 
@@ -70,10 +71,10 @@ class TopicClassifier:
         self.classes_ = np.asarray(self._label_names(labels))
         y = self._binarize(labels)
         self.encoder_ = resolve_encoder(self.encoder) if self.encoder is None or isinstance(self.encoder, str) else self.encoder
-        bodies = self._bodies(texts)
+        bodies = clean_bodies(texts) if self.clean else [str(text) for text in texts]
         training_encoder = with_cache(self.encoder_)
         embeddings = self._embed(bodies, training_encoder)
-        counts = CharNgrams().counts(bodies) if "chars" in self.features else None
+        counts = _cached_counts(bodies) if "chars" in self.features else None
         self.chars_ = CharNgrams().fit_counts(counts) if counts is not None else None
         char_matrix = self.chars_.transform_counts(counts) if counts is not None else None
         oof = self._cross_val_proba(embeddings, counts, y)
@@ -126,21 +127,26 @@ class TopicClassifier:
         return sparse.hstack([sparse.csr_matrix(embeddings), char_matrix * self.char_weight], format="csr")
 
     def _fit_heads(self, embeddings: np.ndarray, char_matrix, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """One logistic regression per label, fitted one after another.
+
+        Not in threads: liblinear's dual solver draws from one process-wide
+        random state, so parallel fits would not be reproducible.
+        """
+        design = self._design(embeddings, char_matrix)
+        heads = [self._fit_head(design, y[:, column]) for column in range(y.shape[1])]
+        return np.vstack([coef for coef, _ in heads]), np.asarray([b for _, b in heads], dtype=np.float32)
+
+    def _fit_head(self, design, target: np.ndarray) -> tuple[np.ndarray, float]:
         from sklearn.linear_model import LogisticRegression
 
-        design = self._design(embeddings, char_matrix)
-        coefs, intercepts = [], []
-        for column in range(y.shape[1]):
-            target = y[:, column]
-            if target.min() == target.max():
-                coefs.append(np.zeros(design.shape[1], dtype=np.float32))
-                intercepts.append(10.0 if target[0] else -10.0)
-                continue
-            head = LogisticRegression(C=self.C, class_weight="balanced", solver="liblinear", random_state=self.seed)
-            head.fit(design, target)
-            coefs.append(head.coef_[0].astype(np.float32))
-            intercepts.append(float(head.intercept_[0]))
-        return np.vstack(coefs), np.asarray(intercepts, dtype=np.float32)
+        if target.min() == target.max():
+            return np.zeros(design.shape[1], dtype=np.float32), (10.0 if target[0] else -10.0)
+        head = LogisticRegression(
+            C=self.C, class_weight="balanced", solver="liblinear", dual=design.shape[1] > design.shape[0],
+            max_iter=1000, random_state=self.seed,
+        )
+        head.fit(design, target)
+        return head.coef_[0].astype(np.float32), float(head.intercept_[0])
 
     def _cross_val_proba(self, embeddings: np.ndarray, counts, y: np.ndarray) -> np.ndarray:
         """Out-of-fold probabilities: each document scored by heads (and IDF) that never saw it."""
@@ -199,6 +205,39 @@ class TopicClassifier:
         from toolkit.persistence import load_model
 
         return load_model(path)
+
+
+def clean_bodies(texts: Sequence[str]) -> list[str]:
+    """The cleaned body of each text (the text itself when cleaning leaves nothing), via the training cache."""
+    return cached_map(
+        [str(text) for text in texts], f"bodies-{__version__}",
+        lambda batch: [clean(text).body or text for text in batch],
+        lambda body: body.encode("utf-8", "surrogatepass"), lambda blob: blob.decode("utf-8", "surrogatepass"),
+    )
+
+
+def _cached_counts(bodies: list[str]):
+    """Character n-gram counts of ``bodies`` (CSR), read from the training cache where possible."""
+    from scipy import sparse
+
+    chars = CharNgrams()
+    namespace = f"chars-{__version__}-{chars.n_features}-{chars.ngram_range[0]}-{chars.ngram_range[1]}"
+
+    def compute(texts: list[str]) -> list:
+        matrix = chars.counts(texts)
+        return [matrix[i] for i in range(matrix.shape[0])]
+
+    def encode(row) -> bytes:
+        return np.asarray(row.indices, dtype=np.int32).tobytes() + np.asarray(row.data, dtype=np.float32).tobytes()
+
+    def decode(blob: bytes):
+        half = len(blob) // 8
+        indices = np.frombuffer(blob[: half * 4], dtype=np.int32)
+        data = np.frombuffer(blob[half * 4 :], dtype=np.float32)
+        return sparse.csr_matrix((data, indices, [0, half]), shape=(1, chars.n_features))
+
+    rows = cached_map(bodies, namespace, compute, encode, decode)
+    return sparse.vstack(rows, format="csr") if rows else chars.counts(bodies)
 
 
 def _data_hash(texts: Sequence[str], labels: Sequence[Sequence[str]]) -> str:

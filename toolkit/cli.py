@@ -226,34 +226,53 @@ def label(
     fmt: Optional[str] = typer.Option(None, "--format", help="jsonl or csv (default: from suffix or content)."),
     id_field: str = typer.Option("id", "--id-field", help="Name of the id field/column."),
     text_field: str = typer.Option("text", "--text-field", help="Name of the text field/column."),
-    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Records embedded together."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Records cleaned, embedded and written together."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes labelling batches in parallel."),
+    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run: keep OUTPUT's whole records, "
+                                "label only the rest."),
 ):
     """Label a batch: one JSON line out per record in, in input order; bad records become error records.
+
+    Output is appended batch by batch, each batch flushed to disk, so an interrupted run (even a kill)
+    leaves only whole records behind, and --resume finishes it.
 
     Examples:
 
       toolkit label articles.jsonl --output labelled.jsonl
 
+      toolkit label articles.jsonl --output labelled.jsonl --resume --workers 2
+
       cat feed.csv | toolkit label - --format csv --text-field body > labelled.jsonl
     """
-    from toolkit.data import iter_records, write_jsonl
-    from toolkit.pipeline import label_records
+    from toolkit.data import iter_records
+    from toolkit.pipeline import completed_records, run_label_job
 
+    if resume and output is None:
+        raise _fail("--resume needs --output (the file to continue)", EXIT_USAGE)
     loaded = _load(model)
+    skip = completed_records(output) if resume and output else 0
     records = iter_records(input, fmt, id_field, text_field)
     progress = _Progress(enabled=sys.stderr.isatty())
-    counts = {"ok": 0, "error": 0}
-    stream = open(output, "w", encoding="utf-8") if output else sys.stdout
+    stream = open(output, "a" if resume else "w", encoding="utf-8") if output else sys.stdout
+    done = [skip]
+
+    def track(count: int) -> None:
+        done[0] = count
+        progress.update(count)
+
     try:
-        for out in label_records(loaded, records, batch_size):
-            counts[out["status"]] += 1
-            write_jsonl([out], stream)
-            progress.update(counts["ok"] + counts["error"])
+        counts = run_label_job(loaded, records, stream, batch_size, skip, workers, track)
+    except KeyboardInterrupt:
+        progress.close()
+        where = f" --output {output} --resume" if output else " --output FILE (then --resume)"
+        typer.echo(f"interrupted after {done[0]} records; to finish: toolkit label {input}{where}", err=True)
+        raise typer.Exit(130) from None
     finally:
         progress.close()
         if output:
             stream.close()
-    typer.echo(f"labelled {counts['ok']} records, {counts['error']} errors", err=True)
+    resumed = f" (resumed after {counts['skipped']})" if counts["skipped"] else ""
+    typer.echo(f"labelled {counts['ok']} records, {counts['error']} errors{resumed}", err=True)
     if counts["error"]:
         raise typer.Exit(EXIT_PARTIAL)
 
@@ -276,9 +295,10 @@ class _Progress:
             self.last = now
 
     def close(self) -> None:
-        """End the progress line."""
+        """End the progress line (once)."""
         if self.enabled:
             sys.stderr.write("\n")
+            self.enabled = False
 
 
 @app.command(name="eval")

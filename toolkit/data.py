@@ -87,7 +87,7 @@ def read_text_file(path: str | Path, max_bytes: int = _DEFAULT_MAX_FILE_BYTES) -
             raise InputError(f"{path} is a directory, not a file")
         if size > max_bytes:
             raise InputError(f"{path} is {size / 2**20:.0f} MB, over the {max_bytes // 2**20} MB limit")
-        data = path.read_bytes()
+        data = _read_bytes(path)
     except FileNotFoundError:
         raise InputError(f"no such file: {path}") from None
     except PermissionError:
@@ -97,6 +97,11 @@ def read_text_file(path: str | Path, max_bytes: int = _DEFAULT_MAX_FILE_BYTES) -
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     return decode_bytes(data, str(path))
+
+
+def _read_bytes(path: Path) -> bytes:
+    with open(path, "rb") as handle:
+        return handle.read()
 
 
 def detect_format(path: str | Path, first_bytes: bytes = b"") -> str:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import zlib
@@ -22,7 +23,9 @@ import numpy as np
 
 from toolkit.errors import EncoderError
 
-DEFAULT_ENCODER = "all-MiniLM-L6-v2"
+DEFAULT_ENCODER = "static-minilm"
+TRANSFORMER_ENCODER = "all-MiniLM-L6-v2"
+_REPO_ROOT = Path(__file__).resolve().parent.parent
 _DEFAULT_BATCH_SIZE = 32
 _DEFAULT_MAX_PASSAGES = 64
 _DEFAULT_HASHING_DIM = 256
@@ -47,17 +50,46 @@ class Encoder(Protocol):
 def resolve_encoder(spec: str | None = None) -> Encoder:
     """Build the encoder an ``--encoder`` value names (nothing heavy is loaded yet).
 
-    ``None``/``default``: the packaged all-MiniLM-L6-v2; ``hashing[:DIM]``: the
-    test encoder; anything else: a sentence-transformers model name or path.
+    ``None``/``default``/``static-minilm``: the static tier shipped in ``models/``;
+    ``all-MiniLM-L6-v2``: the packaged transformer; ``hashing[:DIM]``: the test
+    encoder; a folder holding a model2vec model: that static model; anything
+    else: a sentence-transformers model name or path.
     """
-    if spec is None or spec in ("default", DEFAULT_ENCODER, f"sentence-transformers/{DEFAULT_ENCODER}"):
-        return SentenceTransformerEncoder(DEFAULT_ENCODER)
+    if spec is None or spec in ("default", DEFAULT_ENCODER):
+        return StaticEncoder(DEFAULT_ENCODER)
+    if spec in (TRANSFORMER_ENCODER, f"sentence-transformers/{TRANSFORMER_ENCODER}"):
+        return SentenceTransformerEncoder(TRANSFORMER_ENCODER)
     if spec == "hashing" or spec.startswith("hashing:"):
         _, _, dim = spec.partition(":")
         if dim and not dim.isdigit():
             raise EncoderError(f"bad encoder {spec!r}: use hashing or hashing:DIM")
         return HashingEncoder(int(dim) if dim else _DEFAULT_HASHING_DIM)
+    if _is_static_folder(Path(spec)):
+        return StaticEncoder(spec)
     return SentenceTransformerEncoder(spec)
+
+
+def _is_static_folder(path: Path) -> bool:
+    config = path / "config.json"
+    if not config.is_file():
+        return False
+    try:
+        return json.loads(config.read_text(encoding="utf-8")).get("model_type") == "model2vec"
+    except (OSError, ValueError):
+        return False
+
+
+def static_model_path(name: str = DEFAULT_ENCODER) -> Path:
+    """Where a static model named in ``models/`` lives (this checkout first, then the working directory)."""
+    if Path(name).is_dir():
+        return Path(name)
+    for base in (_REPO_ROOT, Path.cwd()):
+        candidate = base / "models" / name
+        if candidate.is_dir():
+            return candidate
+    raise EncoderError(
+        f"static encoder {name!r} not found in models/: rebuild it with `python scripts/distill_static.py`"
+    )
 
 
 def default_model_path() -> Path:
@@ -105,7 +137,7 @@ class SentenceTransformerEncoder:
     def _load(self):
         if self._model is not None:
             return self._model
-        location = str(default_model_path()) if self.name == DEFAULT_ENCODER else self.name
+        location = str(default_model_path()) if self.name == TRANSFORMER_ENCODER else self.name
         if Path(location).exists():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
         try:
@@ -160,7 +192,7 @@ class SentenceTransformerEncoder:
 
     def _folder(self) -> Path | None:
         """The local folder the model was loaded from, when there is one."""
-        if self.name == DEFAULT_ENCODER:
+        if self.name == TRANSFORMER_ENCODER:
             return default_model_path()
         if Path(self.name).is_dir():
             return Path(self.name)
@@ -285,3 +317,46 @@ class HashingEncoder:
     def identity(self, dim: int | None = None) -> dict:
         """Kind, name, fingerprint and dimension."""
         return {"kind": "hashing", "name": f"hashing:{self.dim}", "hash": self.fingerprint(), "dim": self.dim}
+
+
+class StaticEncoder:
+    """A model2vec static model: token vectors averaged over the whole text, numpy only (no torch)."""
+
+    def __init__(self, name: str = DEFAULT_ENCODER):
+        self.name = name
+        self._model = None
+        self._hash: str | None = None
+
+    def _load(self):
+        if self._model is None:
+            try:
+                from model2vec import StaticModel
+            except ImportError:
+                raise EncoderError("the static encoder needs model2vec: pip install model2vec") from None
+            try:
+                self._model = StaticModel.from_pretrained(str(static_model_path(self.name)), normalize=True)
+            except EncoderError:
+                raise
+            except Exception as exc:  # a damaged folder raises many types
+                raise EncoderError(f"cannot load static model {self.name!r}: {_one_line(exc)}") from None
+        return self._model
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        """Embed whole texts (no token limit): the mean of their token vectors, L2-normalised."""
+        if not texts:
+            return np.zeros((0, self._dim()), dtype=np.float32)
+        vectors = self._load().encode(list(texts), max_length=None, use_multiprocessing=False)
+        return _normalise(np.asarray(vectors, dtype=np.float32))
+
+    def _dim(self) -> int:
+        return int(self._load().dim)
+
+    def fingerprint(self) -> str:
+        """A hash of the model folder's files."""
+        if self._hash is None:
+            self._hash = folder_hash(static_model_path(self.name))
+        return self._hash
+
+    def identity(self, dim: int | None = None) -> dict:
+        """Kind, name, fingerprint and dimension."""
+        return {"kind": "model2vec", "name": self.name, "hash": self.fingerprint(), "dim": int(dim or self._dim())}

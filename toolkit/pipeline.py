@@ -6,14 +6,20 @@ record that cannot be labelled becomes an error record; the batch goes on.
 
 from __future__ import annotations
 
+import json
+import os
+import sys
 from collections.abc import Iterable, Iterator
 from itertools import islice
+from pathlib import Path
+from typing import IO
 
 from toolkit.cleaning import clean
 from toolkit.data import Record
 from toolkit.language import detect_document
 
 _DEFAULT_BATCH_SIZE = 64
+_DEFAULT_MAX_CHARS = 200_000
 
 
 def error_record(record_id, message: str, line: int | None = None) -> dict:
@@ -45,8 +51,9 @@ def label_batch(model, batch: list[Record]) -> list[dict]:
         if not record.text or not record.text.strip():
             outputs[position] = error_record(record.id, "text is empty", record.line)
             continue
-        result = clean(record.text)
-        body = result.body if result.body.strip() else record.text.strip()
+        text = record.text[:_DEFAULT_MAX_CHARS]
+        result = clean(text)
+        body = result.body if result.body.strip() else text.strip()
         pending.append(position)
         bodies.append(body)
         languages.append(detect_document(result))
@@ -64,4 +71,88 @@ def label_batch(model, batch: list[Record]) -> list[dict]:
                 "labels": labels[row],
                 "scores": {str(name): round(float(p), 4) for name, p in zip(model.classes_, proba[row])},
             }
+            if len(record.text) > _DEFAULT_MAX_CHARS:
+                outputs[position]["truncated"] = True
     return outputs
+
+
+def completed_records(path: Path) -> int:
+    """Count the whole records already in an output file, cutting off a half-written last line.
+
+    A line counts when it ends with a newline and parses as a JSON object; the
+    file is truncated just after the last such line, so appending resumes cleanly.
+    """
+    if not path.exists():
+        return 0
+    done, keep = 0, 0
+    with open(path, "rb") as handle:
+        for raw in handle:
+            if not raw.endswith(b"\n"):
+                break
+            try:
+                if not isinstance(json.loads(raw), dict):
+                    break
+            except ValueError:
+                break
+            done += 1
+            keep += len(raw)
+    if keep != path.stat().st_size:
+        with open(path, "r+b") as handle:
+            handle.truncate(keep)
+    return done
+
+
+def run_label_job(
+    model, records: Iterable[Record], output: IO[str], batch_size: int = _DEFAULT_BATCH_SIZE,
+    skip: int = 0, workers: int = 1, on_progress=None,
+) -> dict[str, int]:
+    """Label ``records`` into ``output``, one flushed write per batch; return counts of ok and error records.
+
+    ``skip`` passes over records already labelled by an interrupted run. With
+    ``workers`` > 1 batches are labelled in that many processes, still written
+    in input order.
+    """
+    counts = {"ok": 0, "error": 0, "skipped": 0}
+    iterator = iter(records)
+    for _ in islice(iterator, skip):
+        counts["skipped"] += 1
+    batches = _batches(iterator, batch_size)
+    for outputs in _labelled_batches(model, batches, workers):
+        output.write("".join(json.dumps(out, ensure_ascii=False) + "\n" for out in outputs))
+        output.flush()
+        if hasattr(output, "fileno") and output is not sys.stdout:
+            os.fsync(output.fileno())
+        for out in outputs:
+            counts[out["status"]] += 1
+        if on_progress is not None:
+            on_progress(counts["ok"] + counts["error"] + counts["skipped"])
+    return counts
+
+
+def _batches(iterator: Iterator[Record], size: int) -> Iterator[list[Record]]:
+    while True:
+        batch = list(islice(iterator, size))
+        if not batch:
+            return
+        yield batch
+
+
+_worker_model = None
+
+
+def _worker_label(batch: list[Record]) -> list[dict]:
+    return label_batch(_worker_model, batch)
+
+
+def _labelled_batches(model, batches: Iterator[list[Record]], workers: int) -> Iterator[list[dict]]:
+    if workers <= 1:
+        for batch in batches:
+            yield label_batch(model, batch)
+        return
+    import multiprocessing
+
+    global _worker_model
+    _worker_model = model
+    context = multiprocessing.get_context("fork")
+    with context.Pool(workers) as pool:
+        yield from pool.imap(_worker_label, batches, chunksize=1)

@@ -21,6 +21,7 @@ from toolkit.taxonomy import Taxonomy
 _DEFAULT_SHINGLE = 8
 _DEFAULT_NEAR_DUPLICATE = 0.5
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 
 @dataclass
@@ -77,9 +78,7 @@ def _check_records(docs: list[LabelledDoc], known: set[str], report: ValidationR
 
 
 def _shingles(text: str, size: int = _DEFAULT_SHINGLE) -> set[int]:
-    tokens = [t.lower() for t in _TOKEN.findall(text)]
-    if len(tokens) < size:
-        tokens = list("".join(tokens))
+    tokens = [t.lower() for t in _TOKEN.findall(_CJK.sub(lambda m: f" {m.group(0)} ", text))]
     return {
         int.from_bytes(hashlib.blake2b(" ".join(tokens[i : i + size]).encode(), digest_size=8).digest(), "big")
         for i in range(max(1, len(tokens) - size + 1))
@@ -91,13 +90,15 @@ def near_duplicates(
 ) -> list[tuple[str, str, float]]:
     """Pairs (left id, right id, share) whose 8-word shingle sets overlap by at least ``threshold``."""
     index: dict[int, list[int]] = defaultdict(list)
-    right_sets = [_shingles(clean(doc.text).body or doc.text) for doc in right]
+    from toolkit.classifier import clean_bodies
+
+    right_sets = [_shingles(body) for body in clean_bodies([doc.text for doc in right])]
     for position, shingles in enumerate(right_sets):
         for shingle in shingles:
             index[shingle].append(position)
     pairs = []
-    for doc in left:
-        own = _shingles(clean(doc.text).body or doc.text)
+    for doc, body in zip(left, clean_bodies([doc.text for doc in left])):
+        own = _shingles(body)
         hits = Counter(position for shingle in own for position in index.get(shingle, ()))
         for position, shared in hits.items():
             share = shared / max(1, min(len(own), len(right_sets[position])))
