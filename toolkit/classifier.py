@@ -1,23 +1,30 @@
 """The multi-label topic classifier, in scikit-learn style.
 
 ``TopicClassifier.fit(texts, labels)`` cleans each text (site chrome out),
-embeds it with the encoder, adds character n-gram features, trains one
-logistic-regression head per label, and tunes a decision threshold per label
-on cross-validated predictions. The fitted head is kept as plain numpy arrays,
-so prediction needs only numpy (and the encoder), and the model file holds no
-scikit-learn objects.
+splits the body into paragraph units, embeds them with the encoder and counts
+their character n-grams; a document's features are the (weighted) mean of its
+units' embeddings and the sum of their counts. One logistic-regression head per
+label scores the document, and also each unit: a topic that one paragraph is
+about can carry the article even when the rest is about something else (the
+labelling rule: one concrete fact about a topic is enough). The final score is
+``max(document, weight * best paragraph)``; the weight and a threshold per label
+are tuned on cross-validated predictions. The fitted head is kept as numpy
+arrays, so prediction needs only numpy (and the encoder).
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 
-from toolkit.cleaning import clean
 from toolkit import __version__
 from toolkit.cache import cached_map, with_cache
+from toolkit.cleaning import clean
 from toolkit.embedding import Encoder, resolve_encoder
 from toolkit.features import CharNgrams
 from toolkit.taxonomy import Taxonomy
@@ -25,7 +32,11 @@ from toolkit.taxonomy import Taxonomy
 _DEFAULT_C = 16.0
 _DEFAULT_CV = 5
 _DEFAULT_CHAR_WEIGHT = 2.0
+_DEFAULT_UNIT_WORDS = 25
+_WEIGHT_GRID = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 _THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
+_WORDS = re.compile(r"\w+")
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 FEATURE_SETS = ("embedding", "chars", "embedding+chars")
 
 
@@ -33,11 +44,36 @@ class NotFittedError(ValueError):
     """The classifier was used before ``fit`` (or ``load``)."""
 
 
+@dataclass
+class _Features:
+    """Document-level and paragraph-unit-level features of a batch of bodies."""
+
+    doc_embeddings: np.ndarray
+    doc_counts: sparse.csr_matrix | None
+    unit_embeddings: np.ndarray
+    unit_counts: sparse.csr_matrix | None
+    owners: np.ndarray
+    multi: np.ndarray
+
+    def rows(self, docs: np.ndarray) -> "_Features":
+        """The features of a subset of documents (and of their units)."""
+        keep = np.isin(self.owners, docs)
+        position = np.full(len(self.multi), -1)
+        position[docs] = np.arange(len(docs))
+        return _Features(
+            self.doc_embeddings[docs], None if self.doc_counts is None else self.doc_counts[docs],
+            self.unit_embeddings[keep], None if self.unit_counts is None else self.unit_counts[keep],
+            position[self.owners[keep]], self.multi[docs],
+        )
+
+
 class TopicClassifier:
-    """Multi-label news topic classifier: clean -> embed (+ char n-grams) -> one-vs-rest logistic heads.
+    """Multi-label news topic classifier: clean -> paragraph units -> embed + char n-grams -> logistic heads.
 
     Parameters are only stored here; ``fit`` does the work and sets the
-    attributes ending in ``_``.
+    attributes ending in ``_``. ``paragraph_weight=None`` tunes the weight of
+    the best paragraph's score by cross-validation; a number fixes it (0 scores
+    whole documents only).
     """
 
     def __init__(
@@ -47,6 +83,7 @@ class TopicClassifier:
         features: str = "embedding+chars",
         C: float = _DEFAULT_C,
         char_weight: float = _DEFAULT_CHAR_WEIGHT,
+        paragraph_weight: float | None = None,
         cv: int = _DEFAULT_CV,
         seed: int = 0,
         clean: bool = True,
@@ -56,6 +93,7 @@ class TopicClassifier:
         self.features = features
         self.C = C
         self.char_weight = char_weight
+        self.paragraph_weight = paragraph_weight
         self.cv = cv
         self.seed = seed
         self.clean = clean
@@ -63,7 +101,7 @@ class TopicClassifier:
     # ---- fitting -----------------------------------------------------------------------------
 
     def fit(self, texts: Sequence[str], labels: Sequence[Sequence[str]]) -> "TopicClassifier":
-        """Learn heads and per-label thresholds; ``labels`` holds a list of label names per text."""
+        """Learn heads, the paragraph weight and per-label thresholds; ``labels`` holds label names per text."""
         if self.features not in FEATURE_SETS:
             raise ValueError(f"features must be one of {', '.join(FEATURE_SETS)}, not {self.features!r}")
         if len(texts) != len(labels):
@@ -73,13 +111,13 @@ class TopicClassifier:
         self.encoder_ = resolve_encoder(self.encoder) if self.encoder is None or isinstance(self.encoder, str) else self.encoder
         bodies = clean_bodies(texts) if self.clean else [str(text) for text in texts]
         training_encoder = with_cache(self.encoder_)
-        embeddings = self._embed(bodies, training_encoder)
-        counts = _cached_counts(bodies) if "chars" in self.features else None
-        self.chars_ = CharNgrams().fit_counts(counts) if counts is not None else None
-        char_matrix = self.chars_.transform_counts(counts) if counts is not None else None
-        oof = self._cross_val_proba(embeddings, counts, y)
-        self.thresholds_, self.cv_scores_ = _tune_thresholds(oof, y, self.classes_, self.cv, self.seed)
-        self.coef_, self.intercept_ = self._fit_heads(embeddings, char_matrix, y)
+        self.chars_ = CharNgrams() if "chars" in self.features else None
+        features = self._featurize(bodies, training_encoder, training=True)
+        doc_proba, unit_max = self._cross_val_proba(features, y)
+        self.paragraph_weight_, self.thresholds_, self.cv_scores_ = self._tune(doc_proba, unit_max, features.multi, y)
+        if self.chars_ is not None:
+            self.chars_.fit_counts(features.doc_counts)
+        self.coef_, self.intercept_ = self._fit_heads(features, self.chars_, y)
         self.encoder_identity_ = training_encoder.identity()
         self.training_ = {
             "data_hash": _data_hash(bodies, labels),
@@ -108,31 +146,48 @@ class TopicClassifier:
                 y[row, index[name]] = 1
         return y
 
-    def _bodies(self, texts: Sequence[str]) -> list[str]:
-        if not self.clean:
-            return [str(text) for text in texts]
-        return [clean(str(text)).body or str(text) for text in texts]
+    def _featurize(self, bodies: list[str], encoder: Encoder, training: bool = False) -> _Features:
+        """Split bodies into paragraph units; embed and count the units; pool them per document."""
+        units, owners, weights = [], [], []
+        for index, body in enumerate(bodies):
+            for unit in paragraph_units(body):
+                units.append(unit)
+                owners.append(index)
+                weights.append(len(unit))
+        owners_array = np.asarray(owners, dtype=np.int64)
+        pool = sparse.csr_matrix(
+            (np.asarray(weights, dtype=np.float64), (owners_array, np.arange(len(units)))),
+            shape=(len(bodies), len(units)),
+        )
+        if "embedding" in self.features:
+            unit_embeddings = encoder.encode(units) if units else np.zeros((0, 0), dtype=np.float32)
+            doc_embeddings = _normalise(pool @ unit_embeddings.astype(np.float64))
+        else:
+            unit_embeddings = np.zeros((len(units), 0), dtype=np.float32)
+            doc_embeddings = np.zeros((len(bodies), 0), dtype=np.float32)
+        unit_counts = doc_counts = None
+        if self.chars_ is not None:
+            unit_counts = _cached_counts(units, self.chars_) if training else self.chars_.counts(units)
+            doc_counts = (pool.astype(bool).astype(np.float32) @ unit_counts).tocsr()
+        multi = np.bincount(owners_array, minlength=len(bodies)) > 1
+        return _Features(doc_embeddings, doc_counts, unit_embeddings, unit_counts, owners_array, multi)
 
-    def _embed(self, bodies: list[str], encoder: Encoder | None = None) -> np.ndarray:
-        if "embedding" not in self.features:
-            return np.zeros((len(bodies), 0), dtype=np.float32)
-        return (encoder or self.encoder_).encode(bodies)
-
-    def _design(self, embeddings: np.ndarray, char_matrix):
+    def _design(self, embeddings: np.ndarray, counts, chars: CharNgrams | None):
         """Join the dense embedding block and the sparse char block into one design matrix."""
-        if char_matrix is None:
+        if chars is None:
             return embeddings
-        from scipy import sparse
+        char_matrix = chars.transform_counts(counts) * self.char_weight
+        if embeddings.shape[1] == 0:
+            return char_matrix
+        return sparse.hstack([sparse.csr_matrix(embeddings), char_matrix], format="csr")
 
-        return sparse.hstack([sparse.csr_matrix(embeddings), char_matrix * self.char_weight], format="csr")
-
-    def _fit_heads(self, embeddings: np.ndarray, char_matrix, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """One logistic regression per label, fitted one after another.
+    def _fit_heads(self, features: _Features, chars: CharNgrams | None, y: np.ndarray):
+        """One logistic regression per label on document features, fitted one after another.
 
         Not in threads: liblinear's dual solver draws from one process-wide
         random state, so parallel fits would not be reproducible.
         """
-        design = self._design(embeddings, char_matrix)
+        design = self._design(features.doc_embeddings, features.doc_counts, chars)
         heads = [self._fit_head(design, y[:, column]) for column in range(y.shape[1])]
         return np.vstack([coef for coef, _ in heads]), np.asarray([b for _, b in heads], dtype=np.float32)
 
@@ -148,17 +203,42 @@ class TopicClassifier:
         head.fit(design, target)
         return head.coef_[0].astype(np.float32), float(head.intercept_[0])
 
-    def _cross_val_proba(self, embeddings: np.ndarray, counts, y: np.ndarray) -> np.ndarray:
-        """Out-of-fold probabilities: each document scored by heads (and IDF) that never saw it."""
-        oof = np.zeros(y.shape, dtype=np.float64)
+    def _scores(self, features: _Features, chars, coef, intercept) -> tuple[np.ndarray, np.ndarray]:
+        """Document probabilities, and each document's best unit probabilities (0 for one-unit documents)."""
+        doc = _sigmoid(_decision(self._design(features.doc_embeddings, features.doc_counts, chars), coef, intercept))
+        unit_max = np.zeros_like(doc)
+        if features.multi.any():
+            many = features.multi[features.owners]
+            if many.any():
+                units = self._design(features.unit_embeddings[many],
+                                     None if features.unit_counts is None else features.unit_counts[many], chars)
+                np.maximum.at(unit_max, features.owners[many], _sigmoid(_decision(units, coef, intercept)))
+        return doc, unit_max
+
+    def _cross_val_proba(self, features: _Features, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Out-of-fold document and best-unit probabilities: each document scored by heads that never saw it."""
+        doc = np.zeros(y.shape, dtype=np.float64)
+        unit_max = np.zeros(y.shape, dtype=np.float64)
         for train, test in _folds(len(y), self.cv, self.seed):
-            train_chars = test_chars = None
-            if counts is not None:
-                chars = CharNgrams().fit_counts(counts[train])
-                train_chars, test_chars = chars.transform_counts(counts[train]), chars.transform_counts(counts[test])
-            coef, intercept = self._fit_heads(embeddings[train], train_chars, y[train])
-            oof[test] = _sigmoid(_decision(self._design(embeddings[test], test_chars), coef, intercept))
-        return oof
+            train_features, test_features = features.rows(train), features.rows(test)
+            chars = CharNgrams(self.chars_.n_features, self.chars_.ngram_range).fit_counts(
+                train_features.doc_counts) if self.chars_ is not None else None
+            coef, intercept = self._fit_heads(train_features, chars, y[train])
+            doc[test], unit_max[test] = self._scores(test_features, chars, coef, intercept)
+        return doc, unit_max
+
+    def _tune(self, doc: np.ndarray, unit_max: np.ndarray, multi: np.ndarray, y: np.ndarray):
+        """Pick the paragraph weight with the best cross-validated macro-F1, then its thresholds."""
+        weights = _WEIGHT_GRID if self.paragraph_weight is None else (float(self.paragraph_weight),)
+        best = None
+        for weight in weights:
+            pooled = _pool(doc, unit_max, multi, weight)
+            thresholds, scores = _tune_thresholds(pooled, y, self.classes_, self.cv, self.seed)
+            if best is None or scores["macro"]["f1"] > best[2]["macro"]["f1"] + 1e-9:
+                best = (weight, thresholds, scores)
+        weight, thresholds, scores = best
+        scores["paragraph_weight"] = weight
+        return weight, thresholds, scores
 
     # ---- prediction --------------------------------------------------------------------------
 
@@ -169,7 +249,8 @@ class TopicClassifier:
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Return an ``(n, n_labels)`` array of per-label probabilities, columns in ``classes_`` order."""
         self._check_fitted()
-        return self.score_bodies(self._bodies(texts))
+        bodies = [clean(str(text)).body or str(text) for text in texts] if self.clean else list(map(str, texts))
+        return self.score_bodies(bodies)
 
     def score_bodies(self, bodies: Sequence[str]) -> np.ndarray:
         """Like :meth:`predict_proba` for texts that are already cleaned article bodies."""
@@ -177,9 +258,11 @@ class TopicClassifier:
         bodies = [str(body) for body in bodies]
         if not bodies:
             return np.zeros((0, len(self.classes_)))
-        embeddings = self._embed(bodies)
-        char_matrix = self.chars_.transform(bodies) if self.chars_ is not None else None
-        return _sigmoid(_decision(self._design(embeddings, char_matrix), self.coef_, self.intercept_))
+        features = self._featurize(bodies, self.encoder_)
+        if self.paragraph_weight_ == 0:
+            features.multi[:] = False
+        doc, unit_max = self._scores(features, self.chars_, self.coef_, self.intercept_)
+        return _pool(doc, unit_max, features.multi, self.paragraph_weight_)
 
     def predict(self, texts: Sequence[str]) -> list[list[str]]:
         """Return, per text, the labels whose probability reaches their threshold (possibly none)."""
@@ -207,6 +290,33 @@ class TopicClassifier:
         return load_model(path)
 
 
+def paragraph_units(body: str, min_words: int = _DEFAULT_UNIT_WORDS) -> list[str]:
+    """Split a body at blank lines into units of at least ``min_words`` words (CJK: two characters a word)."""
+    units: list[tuple[str, int]] = []
+    for paragraph in body.split("\n\n"):
+        if not paragraph.strip():
+            continue
+        size = len(_WORDS.findall(_CJK.sub(" ", paragraph))) + len(_CJK.findall(paragraph)) // 2
+        if units and (size < min_words or units[-1][1] < min_words):
+            units[-1] = (units[-1][0] + "\n\n" + paragraph, units[-1][1] + size)
+        else:
+            units.append((paragraph, size))
+    return [text for text, _ in units] or [body]
+
+
+def _pool(doc: np.ndarray, unit_max: np.ndarray, multi: np.ndarray, weight: float) -> np.ndarray:
+    if weight == 0:
+        return doc
+    return np.where(multi[:, None], np.maximum(doc, weight * unit_max), doc)
+
+
+def _normalise(matrix) -> np.ndarray:
+    matrix = np.asarray(matrix, dtype=np.float64)
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return (matrix / norms).astype(np.float32)
+
+
 def clean_bodies(texts: Sequence[str]) -> list[str]:
     """The cleaned body of each text (the text itself when cleaning leaves nothing), via the training cache."""
     return cached_map(
@@ -216,15 +326,12 @@ def clean_bodies(texts: Sequence[str]) -> list[str]:
     )
 
 
-def _cached_counts(bodies: list[str]):
-    """Character n-gram counts of ``bodies`` (CSR), read from the training cache where possible."""
-    from scipy import sparse
+def _cached_counts(texts: list[str], chars: CharNgrams) -> sparse.csr_matrix:
+    """Character n-gram counts of ``texts`` (CSR), read from the training cache where possible."""
+    namespace = f"chars2-{__version__}-{chars.n_features}-{chars.ngram_range[0]}-{chars.ngram_range[1]}"
 
-    chars = CharNgrams()
-    namespace = f"chars-{__version__}-{chars.n_features}-{chars.ngram_range[0]}-{chars.ngram_range[1]}"
-
-    def compute(texts: list[str]) -> list:
-        matrix = chars.counts(texts)
+    def compute(batch: list[str]) -> list:
+        matrix = chars.counts(batch)
         return [matrix[i] for i in range(matrix.shape[0])]
 
     def encode(row) -> bytes:
@@ -236,8 +343,8 @@ def _cached_counts(bodies: list[str]):
         data = np.frombuffer(blob[half * 4 :], dtype=np.float32)
         return sparse.csr_matrix((data, indices, [0, half]), shape=(1, chars.n_features))
 
-    rows = cached_map(bodies, namespace, compute, encode, decode)
-    return sparse.vstack(rows, format="csr") if rows else chars.counts(bodies)
+    rows = cached_map(texts, namespace, compute, encode, decode)
+    return sparse.vstack(rows, format="csr") if rows else chars.counts(texts)
 
 
 def _data_hash(texts: Sequence[str], labels: Sequence[Sequence[str]]) -> str:

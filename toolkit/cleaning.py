@@ -136,34 +136,39 @@ def _describe(index: int, text: str) -> _Line:
 
 def script_of(text: str) -> str:
     """Dominant writing system of ``text``: latin, arabic, cyrillic, hangul, japanese, han, other or none."""
-    counts: dict[str, int] = {}
-    kana = 0
-    for ch in text:
-        if not ch.isalpha():
-            continue
-        code = ord(ch)
-        if 0x3040 <= code <= 0x30FF:
-            kana += 1
-            name = "han"
-        elif 0x3400 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF:
-            name = "han"
-        elif 0xAC00 <= code <= 0xD7AF or 0x1100 <= code <= 0x11FF or 0x3130 <= code <= 0x318F:
-            name = "hangul"
-        elif 0x0600 <= code <= 0x06FF or 0x0750 <= code <= 0x077F or 0xFB50 <= code <= 0xFEFF:
-            name = "arabic"
-        elif 0x0400 <= code <= 0x04FF:
-            name = "cyrillic"
-        elif code < 0x0250 or 0x1E00 <= code <= 0x1EFF:
-            name = "latin"
-        else:
-            name = "other"
-        counts[name] = counts.get(name, 0) + 1
-    if not counts:
+    marks = text.translate(_script_table())
+    if not marks:
         return "none"
+    counts = {name: marks.count(mark) for mark, name in _SCRIPT_MARKS.items()}
+    counts["han"] += counts["kana"]
+    kana = counts.pop("kana")
     best = max(counts, key=counts.get)
     if best == "han" and kana:
         return "japanese"
     return best
+
+
+_SCRIPT_MARKS = {"L": "latin", "A": "arabic", "C": "cyrillic", "G": "hangul", "K": "kana", "H": "han", "O": "other"}
+_SCRIPT_RANGES = (
+    ("K", 0x3040, 0x30FF), ("H", 0x3400, 0x9FFF), ("H", 0xF900, 0xFAFF), ("G", 0xAC00, 0xD7AF),
+    ("G", 0x1100, 0x11FF), ("G", 0x3130, 0x318F), ("A", 0x0600, 0x06FF), ("A", 0x0750, 0x077F),
+    ("A", 0xFB50, 0xFEFF), ("C", 0x0400, 0x04FF), ("L", 0x0000, 0x024F), ("L", 0x1E00, 0x1EFF),
+)
+_table: dict[int, str | None] | None = None
+
+
+def _script_table() -> dict[int, str | None]:
+    """A str.translate table: each letter of the Basic Multilingual Plane to its script's mark, the rest deleted."""
+    global _table
+    if _table is None:
+        table: dict[int, str | None] = {}
+        for code in range(0x10000):
+            if not chr(code).isalpha():
+                table[code] = None
+                continue
+            table[code] = next((mark for mark, low, high in _SCRIPT_RANGES if low <= code <= high), "O")
+        _table = table
+    return _table
 
 
 def _body_script(lines: list[_Line]) -> str:

@@ -340,6 +340,7 @@ def info(
                    for name, t in zip(state["classes"], state["thresholds"])},
         "encoder": state["encoder"],
         "features": state["params"]["features"],
+        "paragraph_weight": state["params"].get("paragraph_weight", 0.0),
         "versions": state["versions"],
         "training": state.get("training", {}),
         "cv_scores": state.get("cv_scores", {}),
@@ -351,7 +352,8 @@ def info(
 
     typer.echo(f"model: {path} (format {summary['format_version']})")
     typer.echo(f"encoder: {state['encoder']['name']} [{state['encoder']['kind']}, dim {state['encoder']['dim']}, "
-               f"hash {state['encoder']['hash']}]; features: {summary['features']}")
+               f"hash {state['encoder']['hash']}]; features: {summary['features']}; "
+               f"paragraph weight {summary['paragraph_weight']:.1f}")
     typer.echo("versions: " + ", ".join(f"{k} {v}" for k, v in state["versions"].items()))
     training = summary["training"]
     typer.echo(f"training data: {training.get('n_documents')} documents, hash {training.get('data_hash')}")

@@ -1,25 +1,31 @@
 """Language of an article's body, and of the site chrome around it.
 
-Deterministic (langdetect is seeded) and bounded: at most
-``_DEFAULT_SAMPLE_CHARS`` characters are examined, taken from the start,
-middle and end of the text. Exact script shortcuts skip langdetect: kana means
-Japanese, hangul means Korean.
+Deterministic and bounded: at most ``_DEFAULT_SAMPLE_CHARS`` characters are
+examined, taken from the start, middle and end of the text. Exact script
+shortcuts skip the detector: kana means Japanese, hangul means Korean.
+
+The detector is py3langid (a naive Bayes model over byte n-grams, numpy only):
+measured here at about 1 ms per article against 6 ms for langdetect on a
+300-character sample, which alone would cap a batch at about 170 articles/s.
+``TOOLKIT_LANGUAGE_DETECTOR=langdetect`` switches back to langdetect (seeded).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from toolkit.cleaning import CleanResult, script_of
 
 UNDETERMINED = "und"
-_DEFAULT_SAMPLE_CHARS = 1500
+_DEFAULT_SAMPLE_CHARS = 900
 _DEFAULT_MIN_LETTERS = 20
 _DEFAULT_MIN_BLOCK_LETTERS = 12
 _FOREIGN_SCRIPT_BOOST = 3.0
 _CODE_MAP = {"zh-cn": "zh", "zh-tw": "zh"}
 _SCRIPT_SHORTCUTS = {"japanese": "ja", "hangul": "ko"}
 _factory = None
+_identifier = None
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,65 @@ def _sample(text: str) -> str:
 
 
 def _langdetect(text: str) -> tuple[str, float]:
+    """The configured detector's best language and its probability, for one piece of text."""
+    if os.environ.get("TOOLKIT_LANGUAGE_DETECTOR", "py3langid") == "langdetect":
+        return _seeded_langdetect(text)
+    identifier = _get_identifier()
+    code, probability = identifier.classify(text)
+    return _CODE_MAP.get(code, code), float(probability)
+
+
+def _get_identifier():
+    """Load py3langid's model once, with normalised probabilities.
+
+    The packaged model is LZMA-compressed and takes about 0.7 s to unpack;
+    the unpacked arrays are kept in the toolkit cache folder so that later
+    processes (a cold `toolkit classify`) load them in about 0.15 s.
+    """
+    global _identifier
+    if _identifier is None:
+        import numpy as np
+        from py3langid.langid import LanguageIdentifier
+        from py3langid.modelio import _to_array
+
+        with np.load(_unpacked_model(), allow_pickle=False) as data:
+            _identifier = LanguageIdentifier(
+                np.asarray(data["ptc"]), np.asarray(data["pc"]), data["classes"].tolist(),
+                _to_array(data["nextmove"]), data["out_feat"].tolist(),
+                norm_probs=True, tk_row=_to_array(data["nextmove_row"]),
+            )
+    return _identifier
+
+
+def _unpacked_model():
+    """Path (or open file) of py3langid's model as a plain .npz, unpacked once into the cache."""
+    import lzma
+    import shutil
+    import tempfile
+    from importlib.metadata import version
+
+    from py3langid.langid import MODEL_DIR, MODEL_FILE
+
+    from toolkit.cache import cache_dir
+
+    folder = cache_dir()
+    target = folder / f"py3langid-{version('py3langid')}.npz" if folder is not None else None
+    if target is not None and target.exists():
+        return target
+    unpacked = tempfile.TemporaryFile(suffix=".npz") if target is None else None
+    with lzma.open(MODEL_DIR / MODEL_FILE) as source:
+        if unpacked is not None:
+            shutil.copyfileobj(source, unpacked, length=1 << 20)
+            unpacked.seek(0)
+            return unpacked
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".tmp", delete=False) as partial:
+            shutil.copyfileobj(source, partial, length=1 << 20)
+        os.replace(partial.name, target)
+    return target
+
+
+def _seeded_langdetect(text: str) -> tuple[str, float]:
     factory = _get_factory()
     detector = factory.create()
     detector.append(text)

@@ -64,6 +64,7 @@ def model_state(model) -> dict:
         "chars": model.chars_.state() if model.chars_ is not None else None,
         "params": {
             "features": model.features, "C": float(model.C), "char_weight": float(model.char_weight),
+            "paragraph_weight": float(model.paragraph_weight_),
             "cv": int(model.cv), "seed": int(model.seed), "clean": bool(model.clean),
         },
         "encoder": dict(model.encoder_identity_),
@@ -130,6 +131,7 @@ def load_model(path: str | Path):
         encoder=state["encoder"]["name"], topics=topics, features=params["features"], C=params["C"],
         char_weight=params["char_weight"], cv=params["cv"], seed=params["seed"], clean=params["clean"],
     )
+    model.paragraph_weight_ = float(params.get("paragraph_weight", 0.0))
     model.classes_ = np.asarray(state["classes"])
     model.thresholds_ = np.asarray(state["thresholds"], dtype=np.float64)
     model.coef_ = np.asarray(state["coef"], dtype=np.float32)
