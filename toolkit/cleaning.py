@@ -154,21 +154,23 @@ _SCRIPT_RANGES = (
     ("G", 0x1100, 0x11FF), ("G", 0x3130, 0x318F), ("A", 0x0600, 0x06FF), ("A", 0x0750, 0x077F),
     ("A", 0xFB50, 0xFEFF), ("C", 0x0400, 0x04FF), ("L", 0x0000, 0x024F), ("L", 0x1E00, 0x1EFF),
 )
-_table: dict[int, str | None] | None = None
+class _ScriptTable(dict):
+    """A str.translate table built on demand: a letter maps to its script's mark, anything else is deleted."""
+
+    def __missing__(self, code: int) -> str | None:
+        if not chr(code).isalpha():
+            mark = None
+        else:
+            mark = next((m for m, low, high in _SCRIPT_RANGES if low <= code <= high), "O")
+        self[code] = mark
+        return mark
 
 
-def _script_table() -> dict[int, str | None]:
-    """A str.translate table: each letter of the Basic Multilingual Plane to its script's mark, the rest deleted."""
-    global _table
-    if _table is None:
-        table: dict[int, str | None] = {}
-        for code in range(0x10000):
-            if not chr(code).isalpha():
-                table[code] = None
-                continue
-            table[code] = next((mark for mark, low, high in _SCRIPT_RANGES if low <= code <= high), "O")
-        _table = table
-    return _table
+_TABLE = _ScriptTable()
+
+
+def _script_table() -> _ScriptTable:
+    return _TABLE
 
 
 def _body_script(lines: list[_Line]) -> str:

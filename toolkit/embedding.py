@@ -140,6 +140,7 @@ class SentenceTransformerEncoder:
         location = str(default_model_path()) if self.name == TRANSFORMER_ENCODER else self.name
         if Path(location).exists():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        _quiet_transformers()
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:
@@ -284,6 +285,16 @@ def _pack(sentences: list[str], counts: list[int], limit: int) -> list[tuple[str
     return packed
 
 
+def _quiet_transformers() -> None:
+    """Keep transformers' load reports and progress bars off stderr (our stderr is for progress and errors)."""
+    try:
+        from transformers.utils import logging as transformers_logging
+    except ImportError:
+        return
+    transformers_logging.set_verbosity_error()
+    transformers_logging.disable_progress_bar()
+
+
 def _gpu_wanted() -> bool:
     return os.environ.get("TOOLKIT_DEVICE", "cpu") != "cpu"
 
@@ -334,7 +345,7 @@ class StaticEncoder:
             except ImportError:
                 raise EncoderError("the static encoder needs model2vec: pip install model2vec") from None
             try:
-                self._model = StaticModel.from_pretrained(str(static_model_path(self.name)), normalize=True)
+                self._model = _load_static(StaticModel, static_model_path(self.name))
             except EncoderError:
                 raise
             except Exception as exc:  # a damaged folder raises many types
@@ -360,3 +371,24 @@ class StaticEncoder:
     def identity(self, dim: int | None = None) -> dict:
         """Kind, name, fingerprint and dimension."""
         return {"kind": "model2vec", "name": self.name, "hash": self.fingerprint(), "dim": int(dim or self._dim())}
+
+
+def _load_static(model_class, folder: Path):
+    """Build a model2vec StaticModel from a local folder.
+
+    A plain folder (embeddings, tokenizer, config) is read directly: the
+    library's own loader imports the model-card machinery of huggingface_hub,
+    about 0.6 s of a cold `toolkit classify`. Anything else (quantized
+    vocabularies, token mappings) goes through ``from_pretrained``.
+    """
+    from safetensors.numpy import load_file
+    from tokenizers import Tokenizer
+
+    tensors = load_file(str(folder / "model.safetensors"))
+    if set(tensors) != {"embeddings"}:
+        return model_class.from_pretrained(str(folder), normalize=True)
+    config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+    return model_class(
+        vectors=tensors["embeddings"], tokenizer=Tokenizer.from_file(str(folder / "tokenizer.json")),
+        config=config, normalize=True, max_length=config.get("max_length", 512),
+    )

@@ -37,14 +37,14 @@ _CHECKED_LIBRARIES = ("numpy", "scikit-learn")
 
 def library_versions() -> dict[str, str]:
     """Versions of the libraries a model file and its features depend on."""
-    import sklearn
+    from importlib.metadata import version
 
     from toolkit import __version__
 
     return {
         "toolkit": __version__,
         "numpy": np.__version__,
-        "scikit-learn": sklearn.__version__,
+        "scikit-learn": version("scikit-learn"),
         "python": platform.python_version(),
     }
 
