@@ -47,12 +47,18 @@ def _check_complete(out_path, n):
     assert ids == [f"r{i}" for i in range(n)]
 
 
-def test_sigkill_then_resume_gives_each_record_once(model_file, tmp_path):
-    n = 4000
+def _label_running(model_file, tmp_path, n):
+    """Start `toolkit label` on ``n`` records and return once some output is on disk."""
     source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     _write_input(source, n)
     process = _start(["label", source, "--output", out, "--model", model_file, "--batch-size", "25"])
     _wait_for_lines(out, 200, process)
+    return source, out, process
+
+
+def test_sigkill_then_resume_gives_each_record_once(model_file, tmp_path):
+    n = 4000
+    source, out, process = _label_running(model_file, tmp_path, n)
     process.kill()
     process.wait()
     written = out.read_bytes().count(b"\n")
@@ -68,10 +74,7 @@ def test_sigkill_then_resume_gives_each_record_once(model_file, tmp_path):
 
 def test_ctrl_c_stops_cleanly_and_says_how_to_resume(model_file, tmp_path):
     n = 4000
-    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
-    _write_input(source, n)
-    process = _start(["label", source, "--output", out, "--model", model_file, "--batch-size", "25"])
-    _wait_for_lines(out, 200, process)
+    source, out, process = _label_running(model_file, tmp_path, n)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130

@@ -88,15 +88,20 @@ def read_text_file(path: str | Path, max_bytes: int = _DEFAULT_MAX_FILE_BYTES) -
         if size > max_bytes:
             raise InputError(f"{path} is {size / 2**20:.0f} MB, over the {max_bytes // 2**20} MB limit")
         data = _read_bytes(path)
-    except FileNotFoundError:
-        raise InputError(f"no such file: {path}") from None
-    except PermissionError:
-        raise InputError(f"permission denied reading {path}") from None
-    except IsADirectoryError:
-        raise InputError(f"{path} is a directory, not a file") from None
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise InputError(_os_error_message(exc, path)) from None
     return decode_bytes(data, str(path))
+
+
+def _os_error_message(exc: OSError, path: Path) -> str:
+    """One line saying why ``path`` could not be read."""
+    if isinstance(exc, FileNotFoundError):
+        return f"no such file: {path}"
+    if isinstance(exc, PermissionError):
+        return f"permission denied reading {path}"
+    if isinstance(exc, IsADirectoryError):
+        return f"{path} is a directory, not a file"
+    return f"cannot read {path}: {exc.strerror or exc}"
 
 
 def _read_bytes(path: Path) -> bytes:
@@ -124,12 +129,8 @@ def open_binary(path: str | Path) -> IO[bytes]:
         raise InputError(f"{path} is a directory, not a file")
     try:
         return open(path, "rb")
-    except FileNotFoundError:
-        raise InputError(f"no such file: {path}") from None
-    except PermissionError:
-        raise InputError(f"permission denied reading {path}") from None
     except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise InputError(_os_error_message(exc, path)) from None
 
 
 def _text_stream(handle: IO[bytes]) -> io.TextIOWrapper:

@@ -38,20 +38,6 @@ class Taxonomy:
         """Map each topic name to its description."""
         return {topic.name: topic.description for topic in self.topics}
 
-    def term_examples(self) -> list[tuple[str, str]]:
-        """Return ``(text, topic)`` pairs: each topic's description and its terms per language."""
-        pairs = []
-        for topic in self.topics:
-            pairs.append((topic.description, topic.name))
-            for terms in topic.terms.values():
-                pairs.append((", ".join(terms), topic.name))
-        return pairs
-
-
-def default_topics_path() -> Path:
-    """Return the path of the topics file shipped in ``seeds/``."""
-    return _DEFAULT_TOPICS_FILE
-
 
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     """Read and check a topics file (TOML, see ``seeds/README.md``)."""
