@@ -131,7 +131,8 @@ def _describe(index: int, text: str) -> _Line:
     full_stop = stripped.rstrip().endswith(_FULL_STOPS) and not stripped.rstrip().endswith("..")
     long_enough = units >= _DEFAULT_MIN_SENTENCE_UNITS or (ends and units >= 5) or (full_stop and units >= 3)
     sentence = long_enough and (ends or inner >= 2) and not _menu_like(text)
-    return _Line(index, text, units, script_of(text), sentence, frozenset(_tokens(text)))
+    tokens = frozenset(_tokens(text)) if sentence else frozenset()  # only sentence lines are compared
+    return _Line(index, text, units, script_of(text), sentence, tokens)
 
 
 def script_of(text: str) -> str:

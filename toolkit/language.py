@@ -13,15 +13,17 @@ measured here at about 1 ms per article against 6 ms for langdetect on a
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 
 from toolkit.cleaning import CleanResult, script_of
 
 UNDETERMINED = "und"
-_DEFAULT_SAMPLE_CHARS = 900
+_DEFAULT_SAMPLE_CHARS = 600
 _DEFAULT_MIN_LETTERS = 20
 _DEFAULT_MIN_BLOCK_LETTERS = 12
 _FOREIGN_SCRIPT_BOOST = 3.0
+_LETTER = re.compile(r"[^\W\d_]")
 _CODE_MAP = {"zh-cn": "zh", "zh-tw": "zh"}
 _SCRIPT_SHORTCUTS = {"japanese": "ja", "hangul": "ko"}
 _factory = None
@@ -39,13 +41,13 @@ class LanguageResult:
 
 def detect_language(text: str) -> tuple[str, float]:
     """Return ``(iso639_1, confidence)`` for ``text``, or ``("und", 0.0)`` when it is too short to call."""
-    letters = sum(1 for ch in text if ch.isalpha())
-    if letters < _DEFAULT_MIN_LETTERS:
+    sample = _sample(text)
+    if len(_LETTER.findall(sample)) < _DEFAULT_MIN_LETTERS:
         return UNDETERMINED, 0.0
-    script = script_of(text)
+    script = script_of(sample)
     if script in _SCRIPT_SHORTCUTS:
         return _SCRIPT_SHORTCUTS[script], 1.0
-    return _langdetect(_sample(text))
+    return _langdetect(sample)
 
 
 def detect_document(result: CleanResult) -> LanguageResult:
@@ -59,12 +61,12 @@ def _wrapper_language(result: CleanResult, body_language: str) -> str:
     groups: dict[str, list[str]] = {}
     for block in result.removed:
         groups.setdefault(script_of(block.text), []).append(block.text)
-    body_script = script_of(result.body)
+    body_script = script_of(_sample(result.body))
     has_kana = any(script == "japanese" for script in groups)
     votes: dict[str, float] = {}
     for script, texts in groups.items():
-        joined = "\n".join(texts)
-        letters = sum(1 for ch in joined if ch.isalpha())
+        joined = _sample("\n".join(texts))
+        letters = len(_LETTER.findall(joined))
         if script in _SCRIPT_SHORTCUTS:
             code = _SCRIPT_SHORTCUTS[script]
         elif script == "han":
@@ -72,7 +74,7 @@ def _wrapper_language(result: CleanResult, body_language: str) -> str:
         elif script == "none" or letters < _DEFAULT_MIN_BLOCK_LETTERS:
             continue
         else:
-            code, _ = _langdetect(_sample(joined))
+            code, _ = _langdetect(joined)
         if script == body_script and body_script not in ("han", "japanese"):
             weight = float(letters)
         else:
