@@ -3,7 +3,7 @@
 Data goes to stdout, progress and messages to stderr. Exit codes:
 0 success; 1 failure (nothing or not everything could be done: unreadable
 input, unusable model, dataset errors); 2 usage error (bad options);
-3 a batch finished but some records became error records.
+3 a batch finished but some records became error records; 130 interrupted.
 """
 
 from __future__ import annotations

@@ -117,13 +117,13 @@ def run_label_job(
     for _ in islice(iterator, skip):
         counts["skipped"] += 1
     batches = _batches(iterator, batch_size)
-    for outputs in _labelled_batches(model, batches, workers):
-        output.write("".join(json.dumps(out, ensure_ascii=False) + "\n" for out in outputs))
+    for text, ok, errors in _labelled_batches(model, batches, workers):
+        output.write(text)
         output.flush()
         if hasattr(output, "fileno") and output is not sys.stdout:
             os.fsync(output.fileno())
-        for out in outputs:
-            counts[out["status"]] += 1
+        counts["ok"] += ok
+        counts["error"] += errors
         if on_progress is not None:
             on_progress(counts["ok"] + counts["error"] + counts["skipped"])
     return counts
@@ -140,14 +140,23 @@ def _batches(iterator: Iterator[Record], size: int) -> Iterator[list[Record]]:
 _worker_model = None
 
 
-def _worker_label(batch: list[Record]) -> list[dict]:
-    return label_batch(_worker_model, batch)
+def _serialised_batch(model, batch: list[Record]) -> tuple[str, int, int]:
+    """Label a batch and return its JSON lines with the counts of ok and error records."""
+    outputs = label_batch(model, batch)
+    errors = sum(out["status"] == "error" for out in outputs)
+    text = "".join(json.dumps(out, ensure_ascii=False) + "\n" for out in outputs)
+    return text, len(outputs) - errors, errors
 
 
-def _labelled_batches(model, batches: Iterator[list[Record]], workers: int) -> Iterator[list[dict]]:
+def _worker_label(batch: list[Record]) -> tuple[str, int, int]:
+    return _serialised_batch(_worker_model, batch)
+
+
+def _labelled_batches(model, batches: Iterator[list[Record]], workers: int) -> Iterator[tuple[str, int, int]]:
+    """Serialised batches in input order, labelled here or (``workers`` > 1) in forked worker processes."""
     if workers <= 1:
         for batch in batches:
-            yield label_batch(model, batch)
+            yield _serialised_batch(model, batch)
         return
     import multiprocessing
 
