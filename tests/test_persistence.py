@@ -51,7 +51,7 @@ def test_object_arrays_are_refused(tmp_path):
 
     path = tmp_path / "objects.joblib"
     joblib.dump({"format": "toolkit-topic-model", "coef": np.array([{"a": 1}], dtype=object)}, path)
-    with pytest.raises(ModelError, match="object array"):
+    with pytest.raises(ModelError, match="refusing to load .*(object array|non-numeric)"):
         load_model(path)
 
 
@@ -122,3 +122,29 @@ def test_failed_save_keeps_the_previous_model(fitted, tmp_path, monkeypatch):
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["model.joblib"]
     assert TopicClassifier.load(path).predict(["x"]) is not None
+
+
+class _ForgedDtype:
+    """A dtype whose pickled state adds an object field while claiming plain-data flags."""
+
+    def __reduce__(self):
+        import numpy as np
+
+        return (np.dtype, ("V8", False, True), (3, "|", None, ("a",), {"a": (np.dtype("O"), 0)}, 8, 1, 0))
+
+
+def test_forged_dtype_is_refused_before_any_data_is_read(tmp_path):
+    path = tmp_path / "forged.joblib"
+    joblib.dump({"format": "toolkit-topic-model", "x": _ForgedDtype()}, path)
+    with pytest.raises(ModelError, match="malformed dtype"):
+        load_model(path)
+
+
+def test_damaged_inner_structure_is_one_line(model_file, tmp_path):
+    state = read_state(model_file)
+    path = _rewrite(model_file, tmp_path, params={"features": "embedding+chars"})
+    with pytest.raises(ModelError, match="damaged"):
+        load_model(path)
+    path = _rewrite(model_file, tmp_path, coef=state["coef"][:, :10])
+    with pytest.raises(ModelError, match="damaged"):
+        load_model(path)

@@ -17,7 +17,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from joblib.numpy_pickle import NDArrayWrapper, NumpyArrayWrapper, NumpyUnpickler
+from joblib.numpy_pickle import NumpyArrayWrapper, NumpyUnpickler
 
 from toolkit.errors import ModelError
 
@@ -29,9 +29,8 @@ _ALLOWED_GLOBALS = {
     ("numpy", "dtype"),
     ("numpy.core.multiarray", "_reconstruct"),
     ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
 }
+_PLAIN_KINDS = "biufc"
 _CHECKED_LIBRARIES = ("numpy", "scikit-learn")
 
 
@@ -49,11 +48,22 @@ def library_versions() -> dict[str, str]:
     }
 
 
+def _plain(value):
+    """Numpy scalars (in keys too) to Python values, recursively; arrays stay arrays."""
+    if isinstance(value, dict):
+        return {_plain(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 def model_state(model) -> dict:
     """The plain-data dict that represents a fitted :class:`~toolkit.classifier.TopicClassifier`."""
     model._check_fitted()
     topics = model.topics
-    return {
+    return _plain({
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
         "classes": [str(name) for name in model.classes_],
@@ -71,7 +81,7 @@ def model_state(model) -> dict:
         "versions": library_versions(),
         "training": dict(model.training_),
         "cv_scores": model.cv_scores_,
-    }
+    })
 
 
 def save_model(model, path: str | Path) -> Path:
@@ -117,13 +127,20 @@ def read_state(path: str | Path) -> dict:
 
 def load_model(path: str | Path):
     """Load a :class:`~toolkit.classifier.TopicClassifier` saved by :func:`save_model`."""
+    state = read_state(path)
+    check_versions(state, path)
+    try:
+        return _model_from_state(state, path)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise ModelError(f"{path} is damaged ({type(exc).__name__}: {exc}); retrain it") from None
+
+
+def _model_from_state(state: dict, path: str | Path):
     from toolkit.classifier import TopicClassifier
     from toolkit.embedding import resolve_encoder
     from toolkit.features import CharNgrams
     from toolkit.taxonomy import Taxonomy, Topic
 
-    state = read_state(path)
-    check_versions(state, path)
     params = state["params"]
     descriptions = state.get("descriptions") or {}
     topics = Taxonomy(tuple(Topic(name, descriptions.get(name, "")) for name in state["classes"]))
@@ -142,7 +159,21 @@ def load_model(path: str | Path):
     model.training_ = dict(state.get("training") or {})
     model.cv_scores_ = state.get("cv_scores") or {}
     model.n_features_in_ = int(model.coef_.shape[1])
+    _check_shapes(model)
     return model
+
+
+def _check_shapes(model) -> None:
+    """The head, thresholds, labels and feature sizes must agree with one another."""
+    n_labels = len(model.classes_)
+    chars = model.chars_.n_features if model.chars_ is not None else 0
+    expected = int(model.encoder_identity_.get("dim", 0)) * ("embedding" in model.features) + chars
+    if model.coef_.ndim != 2 or model.coef_.shape != (n_labels, expected):
+        raise ValueError(f"head has shape {model.coef_.shape}, expected {(n_labels, expected)}")
+    if len(model.intercept_) != n_labels or len(model.thresholds_) != n_labels:
+        raise ValueError("intercepts or thresholds do not match the labels")
+    if model.chars_ is not None and len(model.chars_.idf_) != chars:
+        raise ValueError("n-gram weights do not match their feature count")
 
 
 def _check_format(state, path: Path) -> None:
@@ -204,6 +235,17 @@ class _VerifiedEncoder:
         return dict(self._expected)
 
 
+def _plain_dtype(dtype) -> bool:
+    """True for an ordinary numeric dtype whose description round-trips (no fields, objects or sub-arrays)."""
+    try:
+        return (
+            type(dtype) is type(np.dtype(dtype.str)) and dtype.names is None and dtype.subdtype is None
+            and dtype.kind in _PLAIN_KINDS and not dtype.hasobject and dtype == np.dtype(dtype.str)
+        )
+    except (TypeError, ValueError, AttributeError):
+        return False
+
+
 class _SafeUnpickler(NumpyUnpickler):
     """joblib's numpy unpickler restricted to an allow-list of globals and numeric arrays."""
 
@@ -219,13 +261,20 @@ class _SafeUnpickler(NumpyUnpickler):
         return super().find_class(module, name)
 
     def load_build(self):
-        """Check a joblib array wrapper's dtype and class before its data are read."""
+        """Check every dtype, array and joblib array wrapper as soon as it is built, before any data are read.
+
+        A dtype's pickled state can claim flags that contradict its fields (an
+        object field flagged as plain data); such a dtype would let raw file
+        bytes be read as object pointers, so only plain numeric dtypes pass.
+        """
         pickle._Unpickler.load_build(self)
         top = self.stack[-1]
-        if isinstance(top, NDArrayWrapper):
-            raise ModelError(f"refusing to load {self.filename}: it uses joblib's pre-0.10 array format")
+        if isinstance(top, np.dtype) and not _plain_dtype(top):
+            raise ModelError(f"refusing to load {self.filename}: it declares a non-numeric or malformed dtype")
+        if isinstance(top, np.ndarray) and not _plain_dtype(top.dtype):
+            raise ModelError(f"refusing to load {self.filename}: it holds an array that is not plain numbers")
         if isinstance(top, NumpyArrayWrapper):
-            if top.dtype.hasobject or top.subclass is not np.ndarray:
+            if not _plain_dtype(top.dtype) or top.subclass is not np.ndarray:
                 raise ModelError(f"refusing to load {self.filename}: it holds an object array, not plain numbers")
             self.stack.append(self.stack.pop().read(self, self.ensure_native_byte_order))
 
