@@ -130,3 +130,55 @@ def test_unknown_model_file_is_one_line(tmp_path):
     result = runner.invoke(app, ["classify", str(path), "--model", str(tmp_path / "missing.joblib")])
     assert result.exit_code == EXIT_FAILURE
     assert result.output == f"error: no model file at {tmp_path / 'missing.joblib'}: train one with `toolkit train`\n"
+
+
+def test_output_that_is_the_input_is_refused_and_input_kept(model_file, tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_text(json.dumps({"id": 1, "text": ARTICLE}) + "\n", encoding="utf-8")
+    before = path.read_bytes()
+    result = runner.invoke(app, ["label", str(path), "--output", str(path), "--model", str(model_file)])
+    assert result.exit_code == 2 and "--output is the input file" in result.output
+    assert path.read_bytes() == before
+
+
+def test_bad_input_fails_before_the_output_is_touched(model_file, tmp_path):
+    out = tmp_path / "out.jsonl"
+    out.write_text("previous results\n", encoding="utf-8")
+    csv_path = tmp_path / "in.csv"
+    csv_path.write_text("id,body\n1,x\n", encoding="utf-8")
+    result = runner.invoke(app, ["label", str(csv_path), "--output", str(out), "--model", str(model_file)])
+    assert result.exit_code == EXIT_FAILURE
+    assert out.read_text(encoding="utf-8") == "previous results\n"
+
+
+def test_pathological_json_and_ids_become_error_records(model_file, tmp_path):
+    path = tmp_path / "in.jsonl"
+    path.write_text(
+        "[" * 100_000 + "]" * 100_000 + "\n"
+        + '{"id": "big", "text": "x", "n": ' + "9" * 5000 + "}\n"
+        + '{"id": "\\ud800", "text": "lone surrogate in the id"}\n'
+        + json.dumps({"id": "ok", "text": ARTICLE}) + "\n",
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["label", str(path), "--model", str(model_file)])
+    assert result.exit_code == 3, result.output
+    records = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [r["status"] for r in records] == ["error", "error", "error", "ok"]
+    assert "not valid UTF-8" in records[2]["error"]
+
+
+def test_unwritable_places_give_one_line_errors(model_file, tmp_path, monkeypatch):
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": 1, "text": ARTICLE}) + "\n", encoding="utf-8")
+    result = runner.invoke(app, ["label", str(source), "--output", str(tmp_path / "no" / "such" / "dir" / "o.jsonl"),
+                                 "--model", str(model_file)])
+    assert result.exit_code == EXIT_FAILURE and result.output.startswith("error: ")
+    assert result.output.count("\n") == 1
+    monkeypatch.setenv("TOOLKIT_CACHE_DIR", "/proc/no-cache-here")
+    import toolkit.language
+
+    monkeypatch.setattr(toolkit.language, "_identifier", None)
+    path = tmp_path / "a.txt"
+    path.write_text(ARTICLE, encoding="utf-8")
+    result, record = classify(model_file, path)
+    assert result.exit_code == 0 and record["language"] == "en"

@@ -176,3 +176,14 @@ def test_detect_and_clean(article):
 
 def test_usage_error_exit_code():
     assert run("label").exit_code == 2
+
+
+def test_train_needs_enough_documents_and_an_existing_test_file(corpus_file, tmp_path):
+    tiny = tmp_path / "tiny.jsonl"
+    tiny.write_text('{"id": "1", "text": "a chip plant", "labels": ["chips"], "language": "en"}\n', encoding="utf-8")
+    result = run("train", "--data", tiny, "--out", tmp_path / "m.joblib", "--encoder", "hashing")
+    assert result.exit_code == EXIT_FAILURE and "needs at least" in result.output
+    result = run("train", "--data", corpus_file, "--out", tmp_path / "m.joblib", "--encoder", "hashing",
+                 "--test", tmp_path / "missing.jsonl")
+    assert result.exit_code == EXIT_FAILURE and "no such file" in result.output
+    assert "Traceback" not in result.output

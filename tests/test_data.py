@@ -101,3 +101,12 @@ def test_load_dataset_accepts_csv_labels(tmp_path):
     docs, problems = load_dataset(path)
     assert problems == []
     assert docs[0].labels == ["funding", "chips"] and docs[1].labels == []
+
+
+def test_dataset_records_need_an_explicit_labels_field(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text('{"id": "1", "text": "a", "label": ["chips"]}\n{"id": "2", "text": "b", "labels": []}\n',
+                    encoding="utf-8")
+    docs, problems = load_dataset(path)
+    assert [d.id for d in docs] == ["2"]
+    assert "missing 'labels'" in problems[0]

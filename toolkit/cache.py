@@ -70,15 +70,24 @@ def cached_map(texts: list[str], namespace: str, compute: Callable[[list[str]], 
         return list(compute(texts))
     store = Store(folder, namespace)
     keys = [_key(text) for text in texts]
-    found = {key: decode(value) for key, value in store.get_many(list(dict.fromkeys(keys))).items()}
-    missing = list(dict.fromkeys(i for i, key in enumerate(keys) if key not in found))
-    if missing:
-        fresh = compute([texts[i] for i in missing])
+    try:
+        found = {key: decode(value) for key, value in store.get_many(list(dict.fromkeys(keys))).items()}
+    except (sqlite3.Error, OSError):  # an unwritable or damaged cache: work without it
+        return list(compute(texts))
+    first = {}
+    for i, key in enumerate(keys):
+        if key not in found:
+            first.setdefault(key, i)
+    if first:
+        fresh = compute([texts[i] for i in first.values()])
         new_items = {}
-        for i, value in zip(missing, fresh):
-            found[keys[i]] = value
-            new_items[keys[i]] = encode(value)
-        store.put_many(new_items)
+        for key, value in zip(first, fresh):
+            found[key] = value
+            new_items[key] = encode(value)
+        try:
+            store.put_many(new_items)
+        except (sqlite3.Error, OSError):
+            pass  # the values are computed; only their reuse is lost
     return [found[key] for key in keys]
 
 

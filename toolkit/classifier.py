@@ -18,13 +18,13 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 
-from toolkit import __version__
 from toolkit.cache import cached_map, with_cache
-from toolkit.cleaning import clean
+from toolkit.cleaning import prepare
 from toolkit.embedding import Encoder, resolve_encoder
 from toolkit.features import CharNgrams
 from toolkit.taxonomy import Taxonomy
@@ -249,7 +249,7 @@ class TopicClassifier:
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Return an ``(n, n_labels)`` array of per-label probabilities, columns in ``classes_`` order."""
         self._check_fitted()
-        bodies = [clean(str(text)).body or str(text) for text in texts] if self.clean else list(map(str, texts))
+        bodies = [prepare(str(text))[0].body for text in texts] if self.clean else list(map(str, texts))
         return self.score_bodies(bodies)
 
     def score_bodies(self, bodies: Sequence[str]) -> np.ndarray:
@@ -320,15 +320,21 @@ def _normalise(matrix) -> np.ndarray:
 def clean_bodies(texts: Sequence[str]) -> list[str]:
     """The cleaned body of each text (the text itself when cleaning leaves nothing), via the training cache."""
     return cached_map(
-        [str(text) for text in texts], f"bodies-{__version__}",
-        lambda batch: [clean(text).body or text for text in batch],
+        [str(text) for text in texts], f"bodies-{_source_hash('cleaning')}",
+        lambda batch: [prepare(text)[0].body for text in batch],
         lambda body: body.encode("utf-8", "surrogatepass"), lambda blob: blob.decode("utf-8", "surrogatepass"),
     )
 
 
+def _source_hash(module: str) -> str:
+    """A short hash of a toolkit module's source: cached features go stale when the code that made them changes."""
+    path = Path(__file__).resolve().parent / f"{module}.py"
+    return hashlib.sha1(path.read_bytes()).hexdigest()[:12]
+
+
 def _cached_counts(texts: list[str], chars: CharNgrams) -> sparse.csr_matrix:
     """Character n-gram counts of ``texts`` (CSR), read from the training cache where possible."""
-    namespace = f"chars2-{__version__}-{chars.n_features}-{chars.ngram_range[0]}-{chars.ngram_range[1]}"
+    namespace = f"chars-{_source_hash('features')}-{chars.n_features}-{chars.ngram_range[0]}-{chars.ngram_range[1]}"
 
     def compute(batch: list[str]) -> list:
         matrix = chars.counts(batch)

@@ -17,13 +17,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+_DEFAULT_MAX_CHARS = 200_000
 _DEFAULT_MIN_SENTENCE_UNITS = 9
 _DEFAULT_COHESION = 0.22
 _TERMINAL = tuple('.!?。！？؟"”»)…')
 _FULL_STOPS = (".", "!", "?", "。", "！", "？", "؟")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 _CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
-_MENU_SEPARATORS = re.compile(r"\s[|•·/»>]\s|\s{3,}|\t")
 _TIME = re.compile(
     r"\b\d{1,2}:\d{2}\b|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b|\d+\s*[年月日]|\b\d{1,2}\s+[^\W\d_]{3,9}\.?\s+(19|20)\d{2}\b"
     r"|\b[^\W\d_]{3,9}\.?\s+\d{1,2},?\s+(19|20)\d{2}\b"
@@ -115,6 +115,19 @@ def clean(text: str) -> CleanResult:
             else:
                 kept.append(_strip_prefix(line.text, removed, line.index) if position == first else line.text)
     return CleanResult("\n\n".join(kept), removed)
+
+
+def prepare(text: str, max_chars: int = _DEFAULT_MAX_CHARS) -> tuple[CleanResult, bool]:
+    """The article as every caller scores it: the first ``max_chars`` characters, cleaned.
+
+    When cleaning leaves nothing (a text with no sentence at all), the stripped
+    text itself is the body. Returns the result and whether the text was cut.
+    """
+    head = text[:max_chars]
+    result = clean(head)
+    if not result.body.strip():
+        result = CleanResult(head.strip())
+    return result, len(text) > max_chars
 
 
 def _normalise(text: str) -> str:

@@ -59,6 +59,9 @@ def _handle_errors(command):
         except BrokenPipeError:
             sys.stderr.close()
             raise typer.Exit(EXIT_OK) from None
+        except OSError as exc:  # an output folder that is missing or read-only, a full disk...
+            where = f": {exc.filename}" if exc.filename else ""
+            raise _fail(f"{exc.strerror or exc}{where}", EXIT_FAILURE) from None
 
     return wrapper
 
@@ -90,8 +93,8 @@ def train(
     data: Optional[Path] = typer.Option(None, "--data", help="Labelled JSONL/CSV (default datasets/train.jsonl)."),
     out: Path = typer.Option(Path("models") / _DEFAULT_MODEL_NAME, "--out", "-o", help="Where to write the model."),
     encoder: Optional[str] = typer.Option(
-        None, "--encoder", help="sentence-transformers model name or path (default: packaged all-MiniLM-L6-v2); "
-        "'hashing' for a model-free test encoder."),
+        None, "--encoder", help="static-minilm (default, models/static-minilm), all-MiniLM-L6-v2 (the transformer "
+        "tier), any sentence-transformers name or path, a model2vec folder, or 'hashing' (tests)."),
     topics: Optional[Path] = typer.Option(None, "--topics", help="Topics file (default seeds/topics.toml)."),
     features: str = typer.Option("embedding+chars", "--features", help="embedding, chars or embedding+chars."),
     seed: int = typer.Option(0, "--seed", help="Seed for folds and solvers: same data and seed, same model."),
@@ -109,7 +112,7 @@ def train(
 
     data = _default_data(data, _DEFAULT_TRAIN)
     taxonomy = load_taxonomy(topics)
-    docs = _validated(data, taxonomy, test)
+    docs = _validated(data, taxonomy, test, cv)
     typer.echo(f"training on {len(docs)} documents from {data} ({', '.join(taxonomy.names)})", err=True)
     started = time.perf_counter()
     model = TopicClassifier(encoder=encoder, topics=taxonomy, features=features, cv=cv, seed=seed)
@@ -121,7 +124,8 @@ def train(
     typer.echo(f"saved model to {out} ({time.perf_counter() - started:.1f} s)")
 
 
-def _validated(data: Path, taxonomy, test: Optional[Path]):
+def _validated(data: Path, taxonomy, test: Optional[Path], folds: int):
+    """The training documents, after the checks of `toolkit validate` (split overlap included)."""
     from toolkit.data import load_dataset
     from toolkit.errors import DataValidationError
     from toolkit.validation import validate
@@ -129,16 +133,22 @@ def _validated(data: Path, taxonomy, test: Optional[Path]):
     docs, problems = load_dataset(data)
     if problems:
         raise DataValidationError(f"{len(problems)} bad records in {data}, first: {problems[0]}")
-    test = test if test is not None else (_default_data(None, _DEFAULT_TEST) if data.name == "train.jsonl" else None)
-    test_docs = load_dataset(test)[0] if test is not None and test.exists() else None
+    if test is None and data.name == "train.jsonl" and data.with_name("test.jsonl").exists():
+        test = data.with_name("test.jsonl")
+    test_docs = None
+    if test is not None:
+        test_docs, test_problems = load_dataset(test)
+        if test_problems:
+            raise DataValidationError(f"{len(test_problems)} bad records in {test}, first: {test_problems[0]}")
     report = validate(docs, taxonomy, test_docs, detect=False)
     if not report.ok:
         raise DataValidationError(
             f"{data} fails validation ({len(report.errors)} errors), first: {report.errors[0]}; "
             f"see `toolkit validate {data}`"
         )
-    if not docs:
-        raise DataValidationError(f"{data} holds no documents")
+    if len(docs) < max(folds, 2):
+        raise DataValidationError(
+            f"{data} holds {len(docs)} documents; training needs at least {max(folds, 2)} (one per CV fold)")
     return docs
 
 
@@ -160,7 +170,10 @@ def validate(
     from toolkit.validation import validate as run_validation
 
     docs, problems = load_dataset(data)
-    test_docs = load_dataset(test)[0] if test is not None else None
+    test_docs = None
+    if test is not None:
+        test_docs, test_problems = load_dataset(test)
+        problems += [f"test: {problem}" for problem in test_problems]
     report = run_validation(docs, load_taxonomy(topics), test_docs)
     report.errors = problems + report.errors
     if as_json:
@@ -249,6 +262,9 @@ def label(
 
     if resume and output is None:
         raise _fail("--resume needs --output (the file to continue)", EXIT_USAGE)
+    if output is not None and input != "-" and output.exists() and Path(input).exists() \
+            and os.path.samefile(input, output):
+        raise _fail("--output is the input file: write the labels somewhere else", EXIT_USAGE)
     loaded = _load(model)
     skip = completed_records(output) if resume and output else 0
     records = iter_records(input, fmt, id_field, text_field)
@@ -264,8 +280,12 @@ def label(
         counts = run_label_job(loaded, records, stream, batch_size, skip, workers, track)
     except KeyboardInterrupt:
         progress.close()
-        where = f" --output {output} --resume" if output else " --output FILE (then --resume)"
-        typer.echo(f"interrupted after {done[0]} records; to finish: toolkit label {input}{where}", err=True)
+        if output:
+            again = " ".join(arg for arg in sys.argv[1:] if arg != "--resume") + " --resume"
+            hint = f"to finish: toolkit {again}"
+        else:
+            hint = "rerun with --output FILE to be able to resume"
+        typer.echo(f"interrupted after {done[0]} records; {hint}", err=True)
         raise typer.Exit(130) from None
     finally:
         progress.close()

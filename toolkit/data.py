@@ -151,20 +151,31 @@ def iter_records(
     id_field: str = "id",
     text_field: str = "text",
 ) -> Iterator[Record]:
-    """Yield the records of a JSONL or CSV batch, one per input record, errors included."""
+    """Open a JSONL or CSV batch and return an iterator of its records, one per input record, errors included.
+
+    The file is opened and its format (and CSV header) checked now, so a bad
+    input fails before any output is opened; records are read lazily.
+    """
     handle = open_binary(path)
     buffered = handle if isinstance(handle, io.BufferedReader) else io.BufferedReader(handle)
     fmt = fmt or detect_format(path, buffered.peek(64)[:64])
     if fmt not in ("jsonl", "csv"):
         raise InputError(f"unknown format {fmt!r}: use jsonl or csv")
     stream = _text_stream(buffered)
+    if fmt == "jsonl":
+        records = _iter_jsonl(stream, id_field, text_field)
+    else:
+        reader = csv.reader(stream)
+        header = _csv_header(reader, id_field, text_field, str(path))
+        records = _iter_csv(reader, header, id_field, text_field)
+    return _closing(_check_ids(records), stream if str(path) != "-" else None)
+
+
+def _closing(records: Iterator[Record], stream) -> Iterator[Record]:
     try:
-        if fmt == "jsonl":
-            yield from _check_ids(_iter_jsonl(stream, id_field, text_field))
-        else:
-            yield from _check_ids(_iter_csv(stream, id_field, text_field, str(path)))
+        yield from records
     finally:
-        if str(path) != "-":
+        if stream is not None:
             stream.close()
 
 
@@ -183,18 +194,21 @@ def _iter_jsonl(stream: io.TextIOWrapper, id_field: str, text_field: str) -> Ite
         except json.JSONDecodeError as exc:
             yield Record(None, None, line_no, f"malformed JSON: {exc.msg} at column {exc.colno}")
             continue
+        except (ValueError, RecursionError) as exc:  # over-deep nesting, over-long integers
+            yield Record(None, None, line_no, f"malformed JSON: {type(exc).__name__}")
+            continue
         if not isinstance(obj, dict):
             yield Record(None, None, line_no, f"line is a JSON {type(obj).__name__}, not an object")
             continue
         yield _record_from_mapping(obj, line_no, id_field, text_field)
 
 
-def _iter_csv(stream: io.TextIOWrapper, id_field: str, text_field: str, source: str) -> Iterator[Record]:
-    reader = csv.reader(stream)
+def _csv_header(reader, id_field: str, text_field: str, source: str) -> list[str] | None:
+    """Read and check the header row; None for an empty file."""
     try:
         header = next(reader)
     except StopIteration:
-        return
+        return None
     except csv.Error as exc:
         raise InputError(f"{source}: unreadable CSV header: {exc}") from None
     header = [name.strip().lstrip("\ufeff") for name in header]
@@ -204,6 +218,12 @@ def _iter_csv(stream: io.TextIOWrapper, id_field: str, text_field: str, source: 
             f"{source}: CSV has no column {', '.join(repr(m) for m in missing)} "
             f"(columns: {', '.join(header)}); choose others with --id-field/--text-field"
         )
+    return header
+
+
+def _iter_csv(reader, header: list[str] | None, id_field: str, text_field: str) -> Iterator[Record]:
+    if header is None:
+        return
     while True:
         try:
             row = next(reader)
@@ -227,6 +247,8 @@ def _record_from_mapping(obj: dict, line_no: int, id_field: str, text_field: str
         return Record(None, None, line_no, f"missing '{id_field}'", extra)
     if not isinstance(record_id, (str, int)) or isinstance(record_id, bool):
         return Record(None, None, line_no, f"'{id_field}' must be a string or an integer", extra)
+    if isinstance(record_id, str) and _has_surrogates(record_id):
+        return Record(None, None, line_no, f"'{id_field}' is not valid UTF-8", extra)
     text = obj.get(text_field)
     if text is None:
         return Record(record_id, None, line_no, f"missing '{text_field}'", extra)
@@ -264,7 +286,10 @@ def load_dataset(path: str | Path) -> tuple[list[LabelledDoc], list[str]]:
         if record.error:
             problems.append(f"{path}:{record.line}: {record.error}")
             continue
-        labels = record.extra.get("labels", [])
+        if "labels" not in record.extra:
+            problems.append(f"{path}:{record.line}: missing 'labels' (use [] for an article with no topic)")
+            continue
+        labels = record.extra["labels"]
         if isinstance(labels, str):
             labels = [part.strip() for part in labels.replace(";", ",").split(",") if part.strip()]
         if not isinstance(labels, list) or not all(isinstance(label, str) for label in labels):
@@ -273,9 +298,3 @@ def load_dataset(path: str | Path) -> tuple[list[LabelledDoc], list[str]]:
         language = record.extra.get("language") or None
         docs.append(LabelledDoc(str(record.id), record.text or "", list(labels), language))
     return docs, problems
-
-
-def write_jsonl(records: Iterable[dict], handle: IO[str]) -> None:
-    """Write dicts as JSON lines (UTF-8, no ASCII escaping)."""
-    for record in records:
-        handle.write(json.dumps(record, ensure_ascii=False) + "\n")

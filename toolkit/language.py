@@ -75,10 +75,7 @@ def _wrapper_language(result: CleanResult, body_language: str) -> str:
             continue
         else:
             code, _ = _langdetect(joined)
-        if script == body_script and body_script not in ("han", "japanese"):
-            weight = float(letters)
-        else:
-            weight = letters * (_FOREIGN_SCRIPT_BOOST if script != body_script else 1.0)
+        weight = letters * (_FOREIGN_SCRIPT_BOOST if script != body_script else 1.0)
         votes[code] = votes.get(code, 0.0) + weight
     votes.pop(UNDETERMINED, None)
     return max(votes, key=votes.get) if votes else body_language
@@ -138,17 +135,20 @@ def _unpacked_model():
     target = folder / f"py3langid-{version('py3langid')}.npz" if folder is not None else None
     if target is not None and target.exists():
         return target
-    unpacked = tempfile.TemporaryFile(suffix=".npz") if target is None else None
     with lzma.open(MODEL_DIR / MODEL_FILE) as source:
-        if unpacked is not None:
-            shutil.copyfileobj(source, unpacked, length=1 << 20)
-            unpacked.seek(0)
-            return unpacked
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".tmp", delete=False) as partial:
-            shutil.copyfileobj(source, partial, length=1 << 20)
-        os.replace(partial.name, target)
-    return target
+        if target is not None:
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                with tempfile.NamedTemporaryFile(dir=target.parent, suffix=".tmp", delete=False) as partial:
+                    shutil.copyfileobj(source, partial, length=1 << 20)
+                os.replace(partial.name, target)
+                return target
+            except OSError:  # a read-only or missing cache folder: unpack into a temporary file instead
+                source.seek(0)
+        unpacked = tempfile.TemporaryFile(suffix=".npz")
+        shutil.copyfileobj(source, unpacked, length=1 << 20)
+        unpacked.seek(0)
+        return unpacked
 
 
 def _seeded_langdetect(text: str) -> tuple[str, float]:

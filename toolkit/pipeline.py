@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import json
 import os
-import sys
+import signal
+import stat
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from pathlib import Path
 from typing import IO
 
-from toolkit.cleaning import clean
+from toolkit.cleaning import prepare
 from toolkit.data import Record
 from toolkit.language import detect_document
 
 _DEFAULT_BATCH_SIZE = 64
-_DEFAULT_MAX_CHARS = 200_000
 
 
 def error_record(record_id, message: str, line: int | None = None) -> dict:
@@ -30,20 +30,10 @@ def error_record(record_id, message: str, line: int | None = None) -> dict:
     return out
 
 
-def label_records(model, records: Iterable[Record], batch_size: int = _DEFAULT_BATCH_SIZE) -> Iterator[dict]:
-    """Label ``records`` batch by batch; yield exactly one output dict per input record, in order."""
-    iterator = iter(records)
-    while True:
-        batch = list(islice(iterator, batch_size))
-        if not batch:
-            return
-        yield from label_batch(model, batch)
-
-
 def label_batch(model, batch: list[Record]) -> list[dict]:
-    """Label one batch of records (see :func:`label_records`)."""
+    """Label one batch of records: exactly one output dict per record, in order."""
     outputs: list[dict | None] = [None] * len(batch)
-    pending, bodies, languages = [], [], []
+    pending, bodies, languages, truncated = [], [], [], []
     for position, record in enumerate(batch):
         if record.error is not None:
             outputs[position] = error_record(record.id, record.error, record.line)
@@ -51,11 +41,10 @@ def label_batch(model, batch: list[Record]) -> list[dict]:
         if not record.text or not record.text.strip():
             outputs[position] = error_record(record.id, "text is empty", record.line)
             continue
-        text = record.text[:_DEFAULT_MAX_CHARS]
-        result = clean(text)
-        body = result.body if result.body.strip() else text.strip()
+        result, cut = prepare(record.text)
         pending.append(position)
-        bodies.append(body)
+        bodies.append(result.body)
+        truncated.append(cut)
         languages.append(detect_document(result))
     if pending:
         proba = model.score_bodies(bodies)
@@ -71,7 +60,7 @@ def label_batch(model, batch: list[Record]) -> list[dict]:
                 "labels": labels[row],
                 "scores": {str(name): round(float(p), 4) for name, p in zip(model.classes_, proba[row])},
             }
-            if len(record.text) > _DEFAULT_MAX_CHARS:
+            if truncated[row]:
                 outputs[position]["truncated"] = True
     return outputs
 
@@ -120,13 +109,22 @@ def run_label_job(
     for text, ok, errors in _labelled_batches(model, batches, workers):
         output.write(text)
         output.flush()
-        if hasattr(output, "fileno") and output is not sys.stdout:
-            os.fsync(output.fileno())
+        _sync(output)
         counts["ok"] += ok
         counts["error"] += errors
         if on_progress is not None:
             on_progress(counts["ok"] + counts["error"] + counts["skipped"])
     return counts
+
+
+def _sync(output: IO[str]) -> None:
+    """fsync a regular output file (pipes, terminals and FIFOs have nothing to sync)."""
+    try:
+        descriptor = output.fileno()
+    except (AttributeError, OSError, ValueError):
+        return
+    if stat.S_ISREG(os.fstat(descriptor).st_mode):
+        os.fsync(descriptor)
 
 
 def _batches(iterator: Iterator[Record], size: int) -> Iterator[list[Record]]:
@@ -163,5 +161,5 @@ def _labelled_batches(model, batches: Iterator[list[Record]], workers: int) -> I
     global _worker_model
     _worker_model = model
     context = multiprocessing.get_context("fork")
-    with context.Pool(workers) as pool:
+    with context.Pool(workers, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
         yield from pool.imap(_worker_label, batches, chunksize=1)
