@@ -110,3 +110,14 @@ def test_dataset_records_need_an_explicit_labels_field(tmp_path):
     docs, problems = load_dataset(path)
     assert [d.id for d in docs] == ["2"]
     assert "missing 'labels'" in problems[0]
+
+
+def test_stdin_over_the_limit_is_an_error(monkeypatch):
+    import io
+    import sys
+
+    from toolkit.data import read_text_file
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"x" * 2048)))
+    with pytest.raises(InputError, match="over the"):
+        read_text_file("-", max_bytes=1024)

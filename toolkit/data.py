@@ -79,7 +79,10 @@ def normalise_newlines(text: str) -> str:
 def read_text_file(path: str | Path, max_bytes: int = _DEFAULT_MAX_FILE_BYTES) -> str:
     """Read one article file (or ``-`` for stdin) as text, with one-line errors for every failure."""
     if str(path) == "-":
-        return decode_bytes(sys.stdin.buffer.read(max_bytes + 1)[: max_bytes + 1], "standard input")
+        data = sys.stdin.buffer.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise InputError(f"standard input is over the {max_bytes // 2**20} MB limit")
+        return decode_bytes(data, "standard input")
     path = Path(path)
     try:
         size = path.stat().st_size

@@ -61,8 +61,8 @@ def resolve_encoder(spec: str | None = None) -> Encoder:
         return SentenceTransformerEncoder(TRANSFORMER_ENCODER)
     if spec == "hashing" or spec.startswith("hashing:"):
         _, _, dim = spec.partition(":")
-        if dim and not dim.isdigit():
-            raise EncoderError(f"bad encoder {spec!r}: use hashing or hashing:DIM")
+        if dim and (not dim.isdigit() or int(dim) < 1):
+            raise EncoderError(f"bad encoder {spec!r}: use hashing or hashing:DIM with DIM >= 1")
         return HashingEncoder(int(dim) if dim else _DEFAULT_HASHING_DIM)
     if _is_static_folder(Path(spec)):
         return StaticEncoder(spec)
