@@ -24,7 +24,7 @@ import numpy as np
 from scipy import sparse
 
 from toolkit.cache import cached_map, with_cache
-from toolkit.cleaning import prepare
+from toolkit.cleaning import CJK_CHAR, prepare
 from toolkit.embedding import Encoder, resolve_encoder
 from toolkit.features import CharNgrams
 from toolkit.taxonomy import Taxonomy
@@ -36,7 +36,6 @@ _DEFAULT_UNIT_WORDS = 25
 _WEIGHT_GRID = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 _THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
 _WORDS = re.compile(r"\w+")
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 FEATURE_SETS = ("embedding", "chars", "embedding+chars")
 
 
@@ -296,7 +295,7 @@ def paragraph_units(body: str, min_words: int = _DEFAULT_UNIT_WORDS) -> list[str
     for paragraph in body.split("\n\n"):
         if not paragraph.strip():
             continue
-        size = len(_WORDS.findall(_CJK.sub(" ", paragraph))) + len(_CJK.findall(paragraph)) // 2
+        size = len(_WORDS.findall(CJK_CHAR.sub(" ", paragraph))) + len(CJK_CHAR.findall(paragraph)) // 2
         if units and (size < min_words or units[-1][1] < min_words):
             units[-1] = (units[-1][0] + "\n\n" + paragraph, units[-1][1] + size)
         else:

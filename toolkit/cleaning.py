@@ -23,7 +23,7 @@ _DEFAULT_COHESION = 0.22
 _TERMINAL = tuple('.!?。！？؟"”»)…')
 _FULL_STOPS = (".", "!", "?", "。", "！", "？", "؟")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
-_CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")  # kana, CJK ideographs, hangul
 _TIME = re.compile(
     r"\b\d{1,2}:\d{2}\b|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b|\d+\s*[年月日]|\b\d{1,2}\s+[^\W\d_]{3,9}\.?\s+(19|20)\d{2}\b"
     r"|\b[^\W\d_]{3,9}\.?\s+\d{1,2},?\s+(19|20)\d{2}\b"
@@ -135,8 +135,8 @@ def _normalise(text: str) -> str:
 
 
 def _describe(index: int, text: str) -> _Line:
-    words = _WORD.findall(_CJK_CHAR.sub(" ", text))
-    cjk = len(_CJK_CHAR.findall(text))
+    words = _WORD.findall(CJK_CHAR.sub(" ", text))
+    cjk = len(CJK_CHAR.findall(text))
     units = len(words) + cjk / 2.0
     stripped = _BULLET.sub("", text)
     ends = stripped.rstrip().endswith(_TERMINAL)
@@ -269,8 +269,8 @@ def _pick_headline(top: list[_Line], body_script: str) -> _Line | None:
 
 
 def _tokens(text: str) -> set[str]:
-    words = {w.lower()[:5] for w in _WORD.findall(_CJK_CHAR.sub(" ", text)) if len(w) > 2 and w.lower() not in _STOPWORDS}
-    cjk = "".join(_CJK_CHAR.findall(text))
+    words = {w.lower()[:5] for w in _WORD.findall(CJK_CHAR.sub(" ", text)) if len(w) > 2 and w.lower() not in _STOPWORDS}
+    cjk = "".join(CJK_CHAR.findall(text))
     return words | {cjk[i : i + 2] for i in range(len(cjk) - 1)}
 
 

@@ -54,11 +54,7 @@ class LabelledDoc:
 
 def decode_bytes(data: bytes, source: str = "input") -> str:
     """Decode file content: honour a BOM (UTF-8/16/32), else strict UTF-8; normalise line ends."""
-    encoding = "utf-8"
-    for bom, name in _BOMS:
-        if data.startswith(bom):
-            encoding = name
-            break
+    encoding = _encoding_for(data[:4])
     try:
         text = data.decode(encoding)
     except UnicodeDecodeError as exc:
@@ -69,6 +65,11 @@ def decode_bytes(data: bytes, source: str = "input") -> str:
     if "\x00" in text:
         raise InputError(f"{source} contains NUL bytes: it looks like a binary file, not text")
     return normalise_newlines(text)
+
+
+def _encoding_for(head: bytes) -> str:
+    """The codec a byte-order mark at the start of a file names; UTF-8 without one."""
+    return next((name for bom, name in _BOMS if head.startswith(bom)), "utf-8")
 
 
 def normalise_newlines(text: str) -> str:
@@ -139,12 +140,7 @@ def open_binary(path: str | Path) -> IO[bytes]:
 def _text_stream(handle: IO[bytes]) -> io.TextIOWrapper:
     """Wrap a binary stream as text: BOM-aware, invalid bytes kept as surrogates for per-record errors."""
     buffered = handle if isinstance(handle, io.BufferedReader) else io.BufferedReader(handle)
-    head = buffered.peek(4)[:4]
-    encoding = "utf-8"
-    for bom, name in _BOMS:
-        if head.startswith(bom):
-            encoding = name
-            break
+    encoding = _encoding_for(buffered.peek(4)[:4])
     return io.TextIOWrapper(buffered, encoding=encoding, errors="surrogateescape", newline="")
 
 

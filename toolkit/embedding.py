@@ -21,6 +21,7 @@ from typing import Protocol
 
 import numpy as np
 
+from toolkit.cleaning import CJK_CHAR
 from toolkit.errors import EncoderError
 
 DEFAULT_ENCODER = "static-minilm"
@@ -31,7 +32,6 @@ _DEFAULT_MAX_PASSAGES = 64
 _DEFAULT_HASHING_DIM = 256
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？؟])\s+|(?<=[。！？])|\n+")
 _WORD = re.compile(r"\w+", re.UNICODE)
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 
 class Encoder(Protocol):
@@ -314,7 +314,7 @@ class HashingEncoder:
         """Hash each word into ``dim`` signed buckets, then L2-normalise."""
         matrix = np.zeros((len(texts), self.dim), dtype=np.float64)
         for row, text in enumerate(texts):
-            for token in _WORD.findall(text.lower()) + _CJK.findall(text):
+            for token in _WORD.findall(text.lower()) + CJK_CHAR.findall(text):
                 code = zlib.crc32(token.encode("utf-8"))
                 matrix[row, code % self.dim] += 1.0 if (code >> 16) & 1 else -1.0
         return _normalise(matrix)

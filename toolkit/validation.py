@@ -13,7 +13,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
-from toolkit.cleaning import clean
+from toolkit.cleaning import CJK_CHAR, clean
 from toolkit.data import LabelledDoc
 from toolkit.language import UNDETERMINED, detect_language
 from toolkit.taxonomy import Taxonomy
@@ -21,7 +21,6 @@ from toolkit.taxonomy import Taxonomy
 _DEFAULT_SHINGLE = 8
 _DEFAULT_NEAR_DUPLICATE = 0.5
 _TOKEN = re.compile(r"\w+", re.UNICODE)
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
 
 
 @dataclass
@@ -78,7 +77,7 @@ def _check_records(docs: list[LabelledDoc], known: set[str], report: ValidationR
 
 
 def _shingles(text: str, size: int = _DEFAULT_SHINGLE) -> set[int]:
-    tokens = [t.lower() for t in _TOKEN.findall(_CJK.sub(lambda m: f" {m.group(0)} ", text))]
+    tokens = [t.lower() for t in _TOKEN.findall(CJK_CHAR.sub(lambda m: f" {m.group(0)} ", text))]
     return {
         int.from_bytes(hashlib.blake2b(" ".join(tokens[i : i + size]).encode(), digest_size=8).digest(), "big")
         for i in range(max(1, len(tokens) - size + 1))
