@@ -84,12 +84,12 @@ def stage_rates(model_path: Path, records: list[dict], runs: int) -> dict[str, f
     """Articles per second for each stage, in this process (one core)."""
     from toolkit.classifier import TopicClassifier
     from toolkit.cleaning import clean
-    from toolkit.language import detect_document
+    from toolkit.language import detect_documents
 
     model = TopicClassifier.load(model_path)
     texts = [r["text"] for r in records]
     model.score_bodies(texts[:2])  # load the encoder and detector before timing
-    detect_document(clean(texts[0]))
+    detect_documents([clean(texts[0])])
     rates: dict[str, list[float]] = {"clean": [], "detect": [], "features (embed + n-grams)": [], "score": [],
                                      "all stages": []}
     for _ in range(runs):
@@ -97,8 +97,8 @@ def stage_rates(model_path: Path, records: list[dict], runs: int) -> dict[str, f
         cleaned = [clean(text) for text in texts]
         t_clean = time.perf_counter() - started
         started = time.perf_counter()
-        for result in cleaned:
-            detect_document(result)
+        for start in range(0, len(cleaned), 64):  # the batch size `toolkit label` uses
+            detect_documents(cleaned[start : start + 64])
         t_detect = time.perf_counter() - started
         bodies = [result.body or text for result, text in zip(cleaned, texts)]
         started = time.perf_counter()

@@ -63,3 +63,37 @@ def test_seed_wrapper_languages():
 def test_never_raises(text):
     found = detect_document(clean(text))
     assert isinstance(found.language, str) and 0.0 <= found.confidence <= 1.0
+
+
+def _corpus_samples() -> list[str]:
+    """Body samples and short slices of the corpus, plus texts at the edges of what the detector sees."""
+    import json
+
+    from tests.conftest import ROOT
+    from toolkit.language import _sample
+
+    texts = [json.loads(line)["text"] for line in (ROOT / "datasets" / "test.jsonl").open(encoding="utf-8")]
+    samples = [_sample(text) for text in texts] + [text[len(text) // 3 : len(text) // 3 + 40] for text in texts]
+    return samples + ["", " ", "AI", "GPU FAB EXPANSION SLOWS", "١٢٣", "\ud800 lone surrogate", "\x00\x00 zero bytes"]
+
+
+def test_batch_detector_gives_py3langids_answers():
+    """The vectorised evaluation of py3langid's model agrees with py3langid's own per-text classify."""
+    from py3langid.langid import _load_identifier
+
+    from toolkit.language import _get_identifier
+
+    samples = _corpus_samples()
+    reference = _load_identifier(norm_probs=True)
+    ours = _get_identifier().classify_many(samples)
+    for text, (code, probability) in zip(samples, ours):
+        expected_code, expected_probability = reference.classify(text)
+        assert code == expected_code, text
+        assert probability == pytest.approx(expected_probability, abs=1e-4), text
+
+
+def test_batch_and_single_documents_agree():
+    from toolkit.language import detect_documents
+
+    pages = [clean(text) for text in _corpus_samples()[:60]] + [clean(SAMPLES["ar"] + "\n\n" + SAMPLES["en"])]
+    assert detect_documents(pages) == [detect_document(page) for page in pages]

@@ -17,7 +17,7 @@ from typing import IO
 
 from toolkit.cleaning import prepare
 from toolkit.data import Record
-from toolkit.language import detect_document
+from toolkit.language import detect_documents
 
 _DEFAULT_BATCH_SIZE = 64
 
@@ -33,7 +33,7 @@ def error_record(record_id, message: str, line: int | None = None) -> dict:
 def label_batch(model, batch: list[Record]) -> list[dict]:
     """Label one batch of records: exactly one output dict per record, in order."""
     outputs: list[dict | None] = [None] * len(batch)
-    pending, bodies, languages, truncated = [], [], [], []
+    pending, results, truncated = [], [], []
     for position, record in enumerate(batch):
         if record.error is not None:
             outputs[position] = error_record(record.id, record.error, record.line)
@@ -43,11 +43,11 @@ def label_batch(model, batch: list[Record]) -> list[dict]:
             continue
         result, cut = prepare(record.text)
         pending.append(position)
-        bodies.append(result.body)
+        results.append(result)
         truncated.append(cut)
-        languages.append(detect_document(result))
     if pending:
-        proba = model.score_bodies(bodies)
+        languages = detect_documents(results)
+        proba = model.score_bodies([result.body for result in results])
         labels = model.labels_from_proba(proba)
         for row, position in enumerate(pending):
             record, language = batch[position], languages[row]
