@@ -6,7 +6,8 @@ sentence encoder reads poorly. Only the IDF vector is learned.
 The n-grams are hashed with numpy (a rolling polynomial hash over the text's
 code points) rather than scikit-learn's HashingVectorizer, whose Python-level
 n-gram generation costs about 7 ms on a 4 KB article against about 1 ms here:
-the difference between labelling 140 and 300 articles a second.
+the difference between labelling 140 and 300 articles a second. A whole
+batch is hashed and counted in one pass (about 0.06 ms per paragraph here).
 """
 
 from __future__ import annotations
@@ -18,29 +19,47 @@ from scipy import sparse
 
 _DEFAULT_N_FEATURES = 2**18
 _DEFAULT_NGRAM_RANGE = (2, 4)
+_DEFAULT_CHUNK = 2048
 _WHITESPACE = re.compile(r"\s+")
 _MULTIPLIER = np.uint64(1_000_003)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _SALTS = [np.uint64((n * 0x632BE59BD9B4E019) % 2**64) for n in range(16)]
 
 
-def hashed_ngrams(text: str, n_features: int, ngram_range: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Bucket indices and counts of the text's character n-grams (lowercased, whitespace collapsed)."""
-    normal = " " + _WHITESPACE.sub(" ", text.lower()).strip() + " "
-    codes = np.frombuffer(normal.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
-    shift = np.uint64(64 - (n_features.bit_length() - 1))
+def hashed_ngram_counts(texts: list[str], n_features: int, ngram_range: tuple[int, int]) -> sparse.csr_matrix:
+    """Counts of each text's hashed character n-grams (lowercased, whitespace collapsed), one CSR row per text.
+
+    All texts are hashed together, in one pass over their concatenated code
+    points; an n-gram is kept only when it lies inside one text. The (text,
+    bucket) keys are then counted with one sort, so the cost has no per-text
+    Python overhead.
+    """
+    bits = n_features.bit_length() - 1
+    normals = [" " + _WHITESPACE.sub(" ", text.lower()).strip() + " " for text in texts]
+    lengths = np.fromiter(map(len, normals), dtype=np.int64, count=len(normals))
+    codes = np.frombuffer("".join(normals).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+    ends = np.repeat(np.cumsum(lengths), lengths)
+    owners = np.repeat(np.arange(len(normals), dtype=np.int64), lengths)
+    starts = np.arange(len(codes))
+    shift = np.uint64(64 - bits)
     low, high = ngram_range
-    rolling = codes.copy()
-    pieces = []
+    rolling, keys = codes, []
     for n in range(1, high + 1):
         if n > 1:
             rolling = rolling[:-1] * _MULTIPLIER + codes[n - 1 :]
         if n >= low and rolling.size:
-            pieces.append(((rolling + _SALTS[n]) * _MIX) >> shift)
-    if not pieces:
-        return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32)
-    indices, counts = np.unique(np.concatenate(pieces).astype(np.int64), return_counts=True)
-    return indices.astype(np.int32), counts.astype(np.float32)
+            inside = starts[: rolling.size] + n <= ends[: rolling.size]
+            buckets = (((rolling[inside] + _SALTS[n]) * _MIX) >> shift).astype(np.int64)
+            keys.append((owners[: rolling.size][inside] << bits) | buckets)
+    keys = np.sort(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
+    first = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1]))) if keys.size else keys
+    unique = keys[first]
+    indptr = np.zeros(len(normals) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(unique >> bits, minlength=len(normals)), out=indptr[1:])
+    counts = np.diff(np.append(first, keys.size)).astype(np.float32)
+    return sparse.csr_matrix(
+        (counts, (unique & (n_features - 1)).astype(np.int32), indptr), shape=(len(normals), n_features),
+    )
 
 
 class CharNgrams:
@@ -57,12 +76,13 @@ class CharNgrams:
 
     def counts(self, texts: list[str]) -> sparse.csr_matrix:
         """Raw hashed n-gram counts (sparse CSR); fit and transform can reuse them."""
-        rows = [hashed_ngrams(text, self.n_features, self.ngram_range) for text in texts]
-        indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-        np.cumsum([len(indices) for indices, _ in rows], out=indptr[1:])
-        indices = np.concatenate([r[0] for r in rows]) if rows else np.zeros(0, dtype=np.int32)
-        data = np.concatenate([r[1] for r in rows]) if rows else np.zeros(0, dtype=np.float32)
-        return sparse.csr_matrix((data, indices, indptr), shape=(len(rows), self.n_features))
+        chunks = [
+            hashed_ngram_counts(texts[start : start + _DEFAULT_CHUNK], self.n_features, self.ngram_range)
+            for start in range(0, len(texts), _DEFAULT_CHUNK)
+        ]
+        if not chunks:
+            return sparse.csr_matrix((0, self.n_features), dtype=np.float32)
+        return chunks[0] if len(chunks) == 1 else sparse.vstack(chunks, format="csr")
 
     def fit(self, texts: list[str]) -> "CharNgrams":
         """Learn smoothed IDF weights from ``texts``."""
