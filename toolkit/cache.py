@@ -29,6 +29,12 @@ def cache_dir() -> Path | None:
     return Path(setting) if setting else _DEFAULT_CACHE_DIR
 
 
+def source_hash(module: str) -> str:
+    """A short hash of a toolkit module's source: cached values go stale when the code that made them changes."""
+    path = Path(__file__).resolve().parent / f"{module}.py"
+    return hashlib.sha1(path.read_bytes()).hexdigest()[:12]
+
+
 def _key(text: str) -> bytes:
     return hashlib.sha1(text.encode("utf-8", "surrogatepass")).digest()
 
@@ -100,8 +106,9 @@ class CachedEncoder:
 
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embed ``texts``, computing only those missing from the cache."""
+        settings = getattr(self.encoder, "cache_settings", "")
         rows = cached_map(
-            texts, f"embeddings-{self.encoder.fingerprint()}",
+            texts, f"embeddings-{self.encoder.fingerprint()}-{source_hash('embedding')}{settings}",
             lambda missing: list(self.encoder.encode(missing)),
             lambda vector: np.asarray(vector, dtype=np.float32).tobytes(),
             lambda blob: np.frombuffer(blob, dtype=np.float32),

@@ -18,12 +18,11 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 
-from toolkit.cache import cached_map, with_cache
+from toolkit.cache import cached_map, source_hash, with_cache
 from toolkit.cleaning import CJK_CHAR, prepare
 from toolkit.embedding import Encoder, resolve_encoder
 from toolkit.features import CharNgrams
@@ -319,21 +318,15 @@ def _normalise(matrix) -> np.ndarray:
 def clean_bodies(texts: Sequence[str]) -> list[str]:
     """The cleaned body of each text (the text itself when cleaning leaves nothing), via the training cache."""
     return cached_map(
-        [str(text) for text in texts], f"bodies-{_source_hash('cleaning')}",
+        [str(text) for text in texts], f"bodies-{source_hash('cleaning')}",
         lambda batch: [prepare(text)[0].body for text in batch],
         lambda body: body.encode("utf-8", "surrogatepass"), lambda blob: blob.decode("utf-8", "surrogatepass"),
     )
 
 
-def _source_hash(module: str) -> str:
-    """A short hash of a toolkit module's source: cached features go stale when the code that made them changes."""
-    path = Path(__file__).resolve().parent / f"{module}.py"
-    return hashlib.sha1(path.read_bytes()).hexdigest()[:12]
-
-
 def _cached_counts(texts: list[str], chars: CharNgrams) -> sparse.csr_matrix:
     """Character n-gram counts of ``texts`` (CSR), read from the training cache where possible."""
-    namespace = f"chars-{_source_hash('features')}-{chars.n_features}-{chars.ngram_range[0]}-{chars.ngram_range[1]}"
+    namespace = f"chars-{source_hash('features')}-{chars.n_features}-{chars.ngram_range[0]}-{chars.ngram_range[1]}"
 
     def compute(batch: list[str]) -> list:
         matrix = chars.counts(batch)

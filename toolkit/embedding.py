@@ -30,6 +30,9 @@ _REPO_ROOT = Path(__file__).resolve().parent.parent
 _DEFAULT_BATCH_SIZE = 32
 _DEFAULT_MAX_PASSAGES = 64
 _DEFAULT_HASHING_DIM = 256
+_DEFAULT_CHUNK_CACHE = 300_000
+_PER_CHARACTER_NORMALIZERS = {None, "BertNormalizer", "Lowercase", "NFD", "NFKD", "StripAccents"}
+_SPACE_SPLITTING_PRE_TOKENIZERS = {"BertPreTokenizer", "Whitespace", "WhitespaceSplit"}
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？؟])\s+|(?<=[。！？])|\n+")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -174,6 +177,11 @@ class SentenceTransformerEncoder:
         pooled = np.zeros((len(texts), vectors.shape[1]), dtype=np.float64)
         np.add.at(pooled, np.asarray(owners), vectors * np.asarray(weights, dtype=np.float64)[:, None])
         return _normalise(pooled)
+
+    @property
+    def cache_settings(self) -> str:
+        """What, besides the model and this module's code, decides a text's vector (for the training cache)."""
+        return f"-passages{self.max_passages}"
 
     def fingerprint(self) -> str:
         """A hash of the model's files (weights, tokenizer, config); loads the model only when it has no folder."""
@@ -336,6 +344,8 @@ class StaticEncoder:
     def __init__(self, name: str = DEFAULT_ENCODER):
         self.name = name
         self._model = None
+        self._vectors: np.ndarray | None = None
+        self._tokens: _ChunkTokenizer | None = None
         self._hash: str | None = None
 
     def _load(self):
@@ -345,7 +355,10 @@ class StaticEncoder:
             except ImportError:
                 raise EncoderError("the static encoder needs model2vec: pip install model2vec") from None
             try:
-                self._model = _load_static(StaticModel, static_model_path(self.name))
+                model = _load_static(StaticModel, static_model_path(self.name))
+                model.tokenizer.no_truncation()  # whole texts, as model2vec's encode(max_length=None) reads them
+                model.tokenizer.no_padding()  # a text's tokens never depend on the rest of its batch
+                self._model = model
             except EncoderError:
                 raise
             except Exception as exc:  # a damaged folder raises many types
@@ -356,7 +369,13 @@ class StaticEncoder:
         """Embed whole texts (no token limit): the mean of their token vectors, L2-normalised."""
         if not texts:
             return np.zeros((0, self._dim()), dtype=np.float32)
-        vectors = self._load().encode(list(texts), max_length=None, use_multiprocessing=False)
+        model = self._load()
+        if model.token_mapping is None and model.weights is None:
+            if self._vectors is None:
+                self._vectors = np.asarray(model.embedding, dtype=np.float32)
+                self._tokens = _ChunkTokenizer(model.tokenizer)
+            return _normalise(_summed_token_vectors(self._tokens, model.unk_token_id, self._vectors, list(texts)))
+        vectors = model.encode(list(texts), max_length=None, use_multiprocessing=False)
         return _normalise(np.asarray(vectors, dtype=np.float32))
 
     def _dim(self) -> int:
@@ -371,6 +390,82 @@ class StaticEncoder:
     def identity(self, dim: int | None = None) -> dict:
         """Kind, name, fingerprint and dimension."""
         return {"kind": "model2vec", "name": self.name, "hash": self.fingerprint(), "dim": int(dim or self._dim())}
+
+
+def _summed_token_vectors(tokens: "_ChunkTokenizer", unk_token_id: int | None, vectors: np.ndarray,
+                          texts: list[str]) -> np.ndarray:
+    """The sum of each text's token vectors, as one sparse (texts x vocabulary) product.
+
+    Equal in direction to model2vec's mean (the caller normalises), without its
+    per-length grouping and fancy indexing. Unknown tokens are dropped, as
+    model2vec does.
+    """
+    from scipy import sparse
+
+    flat, lengths = tokens.ids(texts)
+    owners = np.repeat(np.arange(len(texts)), lengths)
+    if unk_token_id is not None:
+        known = flat != unk_token_id
+        flat, owners = flat[known], owners[known]
+    counts = sparse.csr_matrix(
+        (np.ones(len(flat), dtype=np.float32), (owners, flat)), shape=(len(texts), vectors.shape[0]),
+    )
+    return np.asarray(counts @ vectors, dtype=np.float32)
+
+
+class _ChunkTokenizer:
+    """Token ids of texts, remembered per space-separated chunk.
+
+    With a BERT-style tokenizer (per-character normaliser, pre-tokenizer that
+    splits at every space) a text's tokens are exactly its chunks' tokens in
+    order, so each distinct word is tokenized once: news vocabulary repeats,
+    and tokenizing whole paragraphs was the largest single cost of embedding
+    (about 1.5 ms a 4 KB article here). Other tokenizers (SentencePiece, for
+    instance, marks word starts) get whole texts, uncached. At most
+    ``limit`` chunks are kept; the memory starts afresh when it is full.
+    """
+
+    def __init__(self, tokenizer, limit: int = _DEFAULT_CHUNK_CACHE):
+        self.tokenizer = tokenizer
+        self.limit = limit
+        self.chunked = _splits_at_spaces(tokenizer)
+        self._known: dict[str, list[int]] = {"": []}
+
+    def ids(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """All texts' token ids concatenated, and the number of ids of each text."""
+        if not self.chunked:
+            rows = [encoding.ids for encoding in self._encode(texts)]
+        else:
+            known = self._known
+            split = [text.replace("\n", " ").split(" ") for text in texts]
+            new = list({chunk for chunks in split for chunk in chunks if chunk not in known})
+            if new:
+                if len(known) + len(new) > self.limit:
+                    known.clear()
+                    known[""] = []
+                known.update(zip(new, (encoding.ids for encoding in self._encode(new))))
+            rows = [[token for chunk in chunks for token in known[chunk]] for chunks in split]
+        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        flat = np.fromiter((token for row in rows for token in row), dtype=np.int64, count=int(lengths.sum()))
+        return flat, lengths
+
+    def _encode(self, texts: list[str]):
+        try:
+            return self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)
+        except TypeError:  # the tokenizer refuses lone surrogates (possible from the Python API): replace them
+            texts = [text.encode("utf-8", "replace").decode("utf-8") for text in texts]
+            return self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)
+
+
+def _splits_at_spaces(tokenizer) -> bool:
+    """Whether the tokenizer's output for a text is the concatenation of its output for the text's space-separated chunks."""
+    try:
+        spec = json.loads(tokenizer.to_str())
+    except Exception:  # a tokenizer that cannot describe itself: take the safe path
+        return False
+    normalizer = (spec.get("normalizer") or {}).get("type")
+    pre_tokenizer = (spec.get("pre_tokenizer") or {}).get("type")
+    return normalizer in _PER_CHARACTER_NORMALIZERS and pre_tokenizer in _SPACE_SPLITTING_PRE_TOKENIZERS
 
 
 def _load_static(model_class, folder: Path):
