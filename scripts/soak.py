@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
                     ids_in_order = False
         out_count = counts["ok"] + counts["error"]
     exit_code = os.waitstatus_to_exitcode(status)
-    print(f"| records in | records out | ok | errors (malformed written) | exit code | wall (s) | records/s | peak RSS (MB) |")
+    print("| records in | records out | ok | errors (malformed written) | exit code | wall (s) | records/s | peak RSS (MB) |")
     print("|---|---|---|---|---|---|---|---|")
     print(f"| {n} | {out_count} | {counts['ok']} | {counts['error']} ({bad}) | {exit_code} | {wall:.0f} | "
           f"{n / wall:.0f} | {usage.ru_maxrss / 1024:.0f} |")

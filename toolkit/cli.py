@@ -197,7 +197,7 @@ def classify(
     Example: toolkit classify seeds/samples/en_in_arabic_chrome.txt --json
     """
     from toolkit.data import Record, read_text_file
-    from toolkit.pipeline import error_record, label_batch
+    from toolkit.pipeline import label_batch
 
     loaded = _load(model)
     failures = 0
