@@ -203,15 +203,26 @@ class TopicClassifier:
 
     def _scores(self, features: _Features, chars, coef, intercept) -> tuple[np.ndarray, np.ndarray]:
         """Document probabilities, and each document's best unit probabilities (0 for one-unit documents)."""
-        doc = _sigmoid(_decision(self._design(features.doc_embeddings, features.doc_counts, chars), coef, intercept))
+        doc = _sigmoid(self._decision(features.doc_embeddings, features.doc_counts, chars, coef, intercept))
         unit_max = np.zeros_like(doc)
         if features.multi.any():
             many = features.multi[features.owners]
             if many.any():
-                units = self._design(features.unit_embeddings[many],
-                                     None if features.unit_counts is None else features.unit_counts[many], chars)
-                np.maximum.at(unit_max, features.owners[many], _sigmoid(_decision(units, coef, intercept)))
+                values = self._decision(features.unit_embeddings[many],
+                                        None if features.unit_counts is None else features.unit_counts[many],
+                                        chars, coef, intercept)
+                np.maximum.at(unit_max, features.owners[many], _sigmoid(values))
         return doc, unit_max
+
+    def _decision(self, embeddings: np.ndarray, counts, chars: CharNgrams | None, coef, intercept) -> np.ndarray:
+        """The heads' decision values on :meth:`_design`'s matrix, block by block (no sparse stacking)."""
+        dim = embeddings.shape[1]
+        values = np.repeat(intercept[None, :].astype(np.float64), embeddings.shape[0], axis=0)
+        if dim:
+            values += embeddings @ coef[:, :dim].T
+        if chars is not None:
+            values += np.asarray(chars.transform_counts(counts) @ coef[:, dim:].T) * self.char_weight
+        return values
 
     def _cross_val_proba(self, features: _Features, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Out-of-fold document and best-unit probabilities: each document scored by heads that never saw it."""
@@ -352,10 +363,6 @@ def _data_hash(texts: Sequence[str], labels: Sequence[Sequence[str]]) -> str:
         digest.update(text.encode("utf-8", "surrogatepass"))
         digest.update(b"\x00" + ",".join(sorted(names)).encode("utf-8") + b"\x01")
     return digest.hexdigest()[:16]
-
-
-def _decision(design, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
-    return np.asarray(design @ coef.T, dtype=np.float64) + intercept[None, :]
 
 
 def _sigmoid(values: np.ndarray) -> np.ndarray:
