@@ -183,11 +183,34 @@ class TopicClassifier:
         """One logistic regression per label on document features, fitted one after another.
 
         Not in threads: liblinear's dual solver draws from one process-wide
-        random state, so parallel fits would not be reproducible.
+        random state, so parallel fits would not be reproducible. For the same
+        reason a fit is a pure function of its design matrix, target and
+        settings, so fitted heads are kept in the training cache under a hash
+        of exactly those: retraining on unchanged data (after a threshold or
+        topic edit) refits only the heads whose inputs changed.
         """
         design = self._design(features.doc_embeddings, features.doc_counts, chars)
-        heads = [self._fit_head(design, y[:, column]) for column in range(y.shape[1])]
+        settings = self._head_settings(design)
+        keys = [_fit_key(settings, y[:, column]) for column in range(y.shape[1])]
+        by_key = dict(zip(keys, range(y.shape[1])))
+        width = design.shape[1]
+        heads = cached_map(
+            keys, "heads-v1", lambda missing: [self._fit_head(design, y[:, by_key[key]]) for key in missing],
+            lambda head: np.asarray(head[0], dtype=np.float32).tobytes() + np.float64(head[1]).tobytes(),
+            lambda blob: (np.frombuffer(blob[: width * 4], dtype=np.float32), float(np.frombuffer(blob[width * 4 :])[0])),
+        )
         return np.vstack([coef for coef, _ in heads]), np.asarray([b for _, b in heads], dtype=np.float32)
+
+    def _head_settings(self, design) -> str:
+        """A digest of everything a head's fit depends on but its target: the design matrix, C, seed, solver."""
+        from importlib.metadata import version
+
+        digest = hashlib.sha1()  # a cache key, not a signature: the fastest digest here
+        parts = (design.data, design.indices, design.indptr) if sparse.issparse(design) else (design,)
+        for part in parts:
+            digest.update(np.ascontiguousarray(part).tobytes())
+        digest.update(repr((design.shape, str(design.dtype), self.C, self.seed, version("scikit-learn"))).encode())
+        return digest.hexdigest()
 
     def _fit_head(self, design, target: np.ndarray) -> tuple[np.ndarray, float]:
         from sklearn.linear_model import LogisticRegression
@@ -341,19 +364,25 @@ def _cached_counts(texts: list[str], chars: CharNgrams) -> sparse.csr_matrix:
 
     def compute(batch: list[str]) -> list:
         matrix = chars.counts(batch)
-        return [matrix[i] for i in range(matrix.shape[0])]
+        return [(matrix.indices[start:end], matrix.data[start:end])
+                for start, end in zip(matrix.indptr[:-1], matrix.indptr[1:])]
 
     def encode(row) -> bytes:
-        return np.asarray(row.indices, dtype=np.int32).tobytes() + np.asarray(row.data, dtype=np.float32).tobytes()
+        return np.asarray(row[0], dtype=np.int32).tobytes() + np.asarray(row[1], dtype=np.float32).tobytes()
 
     def decode(blob: bytes):
         half = len(blob) // 8
-        indices = np.frombuffer(blob[: half * 4], dtype=np.int32)
-        data = np.frombuffer(blob[half * 4 :], dtype=np.float32)
-        return sparse.csr_matrix((data, indices, [0, half]), shape=(1, chars.n_features))
+        return np.frombuffer(blob, dtype=np.int32, count=half), np.frombuffer(blob, dtype=np.float32, offset=half * 4)
 
     rows = cached_map(texts, namespace, compute, encode, decode)
-    return sparse.vstack(rows, format="csr") if rows else chars.counts(texts)
+    if not rows:
+        return chars.counts(texts)
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum([len(indices) for indices, _ in rows], out=indptr[1:])
+    return sparse.csr_matrix(
+        (np.concatenate([data for _, data in rows]), np.concatenate([indices for indices, _ in rows]), indptr),
+        shape=(len(rows), chars.n_features),
+    )
 
 
 def _data_hash(texts: Sequence[str], labels: Sequence[Sequence[str]]) -> str:
@@ -363,6 +392,11 @@ def _data_hash(texts: Sequence[str], labels: Sequence[Sequence[str]]) -> str:
         digest.update(text.encode("utf-8", "surrogatepass"))
         digest.update(b"\x00" + ",".join(sorted(names)).encode("utf-8") + b"\x01")
     return digest.hexdigest()[:16]
+
+
+def _fit_key(settings: str, target: np.ndarray) -> str:
+    """The cache key of one head: the shared settings digest and the target column."""
+    return settings + hashlib.sha1(np.ascontiguousarray(target, dtype=np.int8).tobytes()).hexdigest()
 
 
 def _sigmoid(values: np.ndarray) -> np.ndarray:
@@ -379,16 +413,20 @@ def _folds(n: int, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
 
 def _best_threshold(scores: np.ndarray, truth: np.ndarray) -> float:
     """The grid threshold with the best F1 (ties: the middle of the best plateau)."""
-    f1s = np.array([_f1(scores >= t, truth) for t in _THRESHOLD_GRID])
+    f1s = _f1_per_threshold(scores, truth)
     best = np.flatnonzero(f1s >= f1s.max() - 1e-9)
     return float(_THRESHOLD_GRID[best[len(best) // 2]])
 
 
-def _f1(predicted: np.ndarray, truth: np.ndarray) -> float:
-    tp = float(np.sum(predicted & (truth == 1)))
-    fp = float(np.sum(predicted & (truth == 0)))
-    fn = float(np.sum(~predicted & (truth == 1)))
-    return 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
+def _f1_per_threshold(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """F1 of ``scores >= t`` against ``truth`` for every ``t`` of the threshold grid at once."""
+    predicted = scores[None, :] >= _THRESHOLD_GRID[:, None]
+    positive = truth == 1
+    tp = (predicted & positive).sum(axis=1).astype(np.float64)
+    fp = (predicted & ~positive).sum(axis=1)
+    fn = positive.sum() - tp
+    denominator = 2 * tp + fp + fn
+    return np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=tp > 0)
 
 
 def _tune_thresholds(oof: np.ndarray, y: np.ndarray, classes: np.ndarray, k: int, seed: int):

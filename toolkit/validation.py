@@ -8,10 +8,11 @@ declared language with the detected language of its cleaned body.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from toolkit.cleaning import CJK_CHAR, clean
 from toolkit.data import LabelledDoc
@@ -21,6 +22,7 @@ from toolkit.taxonomy import Taxonomy
 _DEFAULT_SHINGLE = 8
 _DEFAULT_NEAR_DUPLICATE = 0.5
 _TOKEN = re.compile(r"\w+", re.UNICODE)
+_SHINGLE_MULTIPLIER = np.uint64(0x100000001B3)
 
 
 @dataclass
@@ -47,7 +49,7 @@ def validate(
     _check_records(docs, known, report)
     if test_docs is not None:
         _check_records(test_docs, known, report, prefix="test: ")
-        for train_id, test_id, score in near_duplicates(docs, test_docs):
+        for train_id, test_id, score in _cached_near_duplicates(docs, test_docs):
             report.errors.append(f"near-duplicate across splits: {train_id} ~ {test_id} ({score:.0%} shared shingles)")
     report.counts = _counts(docs + (test_docs or []), topics)
     if detect:
@@ -76,34 +78,76 @@ def _check_records(docs: list[LabelledDoc], known: set[str], report: ValidationR
             report.warnings.append(f"{prefix}{doc.id}: no declared language")
 
 
-def _shingles(text: str, size: int = _DEFAULT_SHINGLE) -> set[int]:
-    tokens = [t.lower() for t in _TOKEN.findall(CJK_CHAR.sub(lambda m: f" {m.group(0)} ", text))]
-    return {
-        int.from_bytes(hashlib.blake2b(" ".join(tokens[i : i + size]).encode(), digest_size=8).digest(), "big")
-        for i in range(max(1, len(tokens) - size + 1))
-    }
+def _shingles(text: str, size: int = _DEFAULT_SHINGLE) -> np.ndarray:
+    """Hashes of the text's runs of ``size`` consecutive lowercased words (CJK characters count as words), unique.
+
+    Words are hashed with Python's ``hash`` (salted per process, which is fine:
+    shingles are only compared within one run) and combined in 64-bit
+    polynomial arithmetic.
+    """
+    tokens = [t.lower() for t in _TOKEN.findall(CJK_CHAR.sub(r" \g<0> ", text))]
+    words = np.fromiter(map(hash, tokens), dtype=np.int64, count=len(tokens)).view(np.uint64)
+    width = min(size, len(words))
+    if width == 0:
+        return np.zeros(1, dtype=np.uint64)
+    combined = np.zeros(len(words) - width + 1, dtype=np.uint64)
+    for offset in range(width):
+        combined = combined * _SHINGLE_MULTIPLIER + words[offset : len(words) - width + 1 + offset]
+    return np.unique(combined)
 
 
 def near_duplicates(
     left: list[LabelledDoc], right: list[LabelledDoc], threshold: float = _DEFAULT_NEAR_DUPLICATE
 ) -> list[tuple[str, str, float]]:
     """Pairs (left id, right id, share) whose 8-word shingle sets overlap by at least ``threshold``."""
-    index: dict[int, list[int]] = defaultdict(list)
     from toolkit.classifier import clean_bodies
 
     right_sets = [_shingles(body) for body in clean_bodies([doc.text for doc in right])]
-    for position, shingles in enumerate(right_sets):
-        for shingle in shingles:
-            index[shingle].append(position)
+    if not right_sets:
+        return []
+    sizes = np.array([len(shingles) for shingles in right_sets])
+    index = np.concatenate(right_sets)
+    owners = np.repeat(np.arange(len(right_sets)), sizes)
+    order = np.argsort(index, kind="stable")
+    index, owners = index[order], owners[order]
     pairs = []
     for doc, body in zip(left, clean_bodies([doc.text for doc in left])):
         own = _shingles(body)
-        hits = Counter(position for shingle in own for position in index.get(shingle, ()))
-        for position, shared in hits.items():
-            share = shared / max(1, min(len(own), len(right_sets[position])))
-            if share >= threshold:
-                pairs.append((doc.id, right[position].id, share))
+        start, stop = np.searchsorted(index, own, side="left"), np.searchsorted(index, own, side="right")
+        hits = np.bincount(owners[_ranges(start, stop)], minlength=len(right_sets))
+        shares = hits / np.maximum(1, np.minimum(len(own), sizes))
+        for position in np.flatnonzero(shares >= threshold):
+            pairs.append((doc.id, right[position].id, float(shares[position])))
     return pairs
+
+
+def _cached_near_duplicates(left: list[LabelledDoc], right: list[LabelledDoc]) -> list[tuple[str, str, float]]:
+    """:func:`near_duplicates`, remembered in the training cache for the same two splits (retraining re-checks them)."""
+    import hashlib
+    import json
+
+    from toolkit.cache import cached_map, source_hash
+
+    digest = hashlib.sha1()
+    for side in (left, right):
+        for doc in side:
+            digest.update(repr((doc.id, doc.text)).encode("utf-8", "surrogatepass"))
+        digest.update(b"\x00split\x00")
+    found = cached_map(
+        [digest.hexdigest()], f"near-duplicates-{source_hash('validation')}-{source_hash('cleaning')}",
+        lambda _: [near_duplicates(left, right)],
+        lambda pairs: json.dumps(pairs).encode(), lambda blob: [tuple(pair) for pair in json.loads(blob)],
+    )
+    return found[0]
+
+
+def _ranges(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """The concatenation of ``range(a, b)`` for each pair (positions of equal hashes in the sorted index)."""
+    lengths = stop - start
+    if not lengths.any():
+        return np.zeros(0, dtype=np.int64)
+    offsets = np.repeat(start - np.cumsum(lengths) + lengths, lengths)
+    return offsets + np.arange(lengths.sum())
 
 
 def _counts(docs: list[LabelledDoc], topics: Taxonomy) -> dict:
