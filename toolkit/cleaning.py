@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
+from operator import add
 
 _DEFAULT_MAX_CHARS = 200_000
 _DEFAULT_MIN_SENTENCE_UNITS = 9
@@ -24,6 +26,17 @@ _TERMINAL = tuple('.!?。！？؟"”»)…')
 _FULL_STOPS = (".", "!", "?", "。", "！", "？", "؟")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
 CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")  # kana, CJK ideographs, hangul
+# _WORD with CJK_CHAR characters excluded: the words of a text once its CJK characters are blanked out.
+_NON_CJK_WORD = re.compile(r"[^\W\d_\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]+", re.UNICODE)
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+# In ASCII text the _WORD matches are the runs of letters: blank out everything else, then split.
+_ASCII_NON_LETTERS_TO_BLANK = {code: " " for code in range(128) if not chr(code).isalpha()}
+# A word character outside the Latin ranges of _SCRIPT_RANGES: a letter of another script (or a rare numeral).
+_NON_LATIN_WORD_CHAR = re.compile(r"[^\W\d_\u0000-\u024f\u1e00-\u1eff]")
+# A separator in a menu: " | " (or •·/»>), three blanks, or a tab. Written as
+# r"\s[|•·/»>]\s|\s{3,}|\t" but with the leading blank factored out (twice as fast).
+_MENU_SEPARATOR = re.compile(r"\s(?:[|•·/»>]\s|\s{2,}|(?<=\t))")
+_INNER_STOPS = (". ", "。", "؟", "? ", "! ")
 _TIME = re.compile(
     r"\b\d{1,2}:\d{2}\b|\b\d{1,2}[./-]\d{1,2}[./-]\d{2,4}\b|\d+\s*[年月日]|\b\d{1,2}\s+[^\W\d_]{3,9}\.?\s+(19|20)\d{2}\b"
     r"|\b[^\W\d_]{3,9}\.?\s+\d{1,2},?\s+(19|20)\d{2}\b"
@@ -83,29 +96,36 @@ class _Line:
     units: float
     script: str
     sentence: bool
-    tokens: frozenset = frozenset()
+    tokens: frozenset = frozenset()  # content tokens, for sentence lines only
+
+    @cached_property
+    def meta(self) -> bool:
+        """Whether the line has disclaimer, newsletter or copyright vocabulary (see :func:`_is_meta`)."""
+        return _is_meta(self.text)
 
 
 def clean(text: str) -> CleanResult:
     """Split ``text`` into body and chrome; return the body and the removed blocks with reasons."""
-    lines = [_describe(i, raw.strip()) for i, raw in enumerate(_normalise(text).split("\n")) if raw.strip()]
+    stripped = (raw.strip() for raw in _normalise(text).split("\n"))
+    lines = [_describe(i, line) for i, line in enumerate(stripped) if line]
     if not lines:
         return CleanResult("")
     body_script = _body_script(lines)
-    anchors = [ln for ln in lines if ln.sentence and ln.script == body_script]
+    anchors = [position for position, ln in enumerate(lines) if ln.sentence and ln.script == body_script]
     if not anchors:
         return _keep_all_but_shapes(lines)
-    first, last = lines.index(anchors[0]), lines.index(anchors[-1])
+    first, last = anchors[0], anchors[-1]
     last = _trim_tail(lines, first, last, body_script)
     kept: list[str] = []
     removed: list[RemovedBlock] = []
-    headline = _pick_headline(lines[:first], body_script)
+    top_reasons = [_chrome_reason(line, body_script) for line in lines[:first]]
+    headline = _pick_headline(lines[:first], top_reasons, body_script)
     for position, line in enumerate(lines):
         if position < first:
             if line is headline:
                 kept.append(line.text)
             else:
-                removed.append(RemovedBlock(line.index, line.text, _chrome_reason(line, body_script) or "above the headline"))
+                removed.append(RemovedBlock(line.index, line.text, top_reasons[position] or "above the headline"))
         elif position > last:
             removed.append(RemovedBlock(line.index, line.text, _chrome_reason(line, body_script) or "after the article"))
         else:
@@ -135,21 +155,43 @@ def _normalise(text: str) -> str:
 
 
 def _describe(index: int, text: str) -> _Line:
-    words = _WORD.findall(CJK_CHAR.sub(" ", text))
-    cjk = len(CJK_CHAR.findall(text))
-    units = len(words) + cjk / 2.0
+    """Measure one stripped line; its words and CJK characters are found once and shared by every signal."""
+    lowered = text.lower()
+    # Lowering goes character by character unless the text has a capital sigma (its lowercase form
+    # depends on its neighbours) or a character whose lowercase form is longer (İ): the words of the
+    # lowered text are then the lowered words, as long as the original ones.
+    words_lowered = len(lowered) == len(text) and "\u03a3" not in text
+    words, cjk = _words_and_cjk(lowered if words_lowered else text)
+    units = len(words) + len(cjk) / 2.0
     stripped = _BULLET.sub("", text)
-    ends = stripped.rstrip().endswith(_TERMINAL)
-    inner = sum(stripped.count(mark) for mark in (". ", "。", "؟", "? ", "! "))
-    full_stop = stripped.rstrip().endswith(_FULL_STOPS) and not stripped.rstrip().endswith("..")
+    end = stripped.rstrip()
+    ends = end.endswith(_TERMINAL)
+    full_stop = end.endswith(_FULL_STOPS) and not end.endswith("..")
     long_enough = units >= _DEFAULT_MIN_SENTENCE_UNITS or (ends and units >= 5) or (full_stop and units >= 3)
-    sentence = long_enough and (ends or inner >= 2) and not _menu_like(text)
-    tokens = frozenset(_tokens(text)) if sentence else frozenset()  # only sentence lines are compared
+    sentence = long_enough and (ends or _inner_stops(stripped) >= 2) and not _menu_like(text)
+    # only sentence lines are compared
+    tokens = frozenset(_tokens_of(words, cjk, words_lowered)) if sentence else frozenset()
     return _Line(index, text, units, script_of(text), sentence, tokens)
+
+
+def _words_and_cjk(text: str) -> tuple[list[str], list[str]]:
+    """The words of ``text`` with its CJK characters blanked out, and those CJK characters."""
+    if text.isascii():  # O(1) in CPython: no CJK character, and words are runs of A-Z and a-z
+        return text.translate(_ASCII_NON_LETTERS_TO_BLANK).split(), []
+    return _NON_CJK_WORD.findall(text), CJK_CHAR.findall(text)
+
+
+def _inner_stops(text: str) -> int:
+    """How many sentence stops occur inside ``text`` (a mark followed by a space, or a CJK/Arabic stop)."""
+    return sum(text.count(mark) for mark in _INNER_STOPS)
 
 
 def script_of(text: str) -> str:
     """Dominant writing system of ``text``: latin, arabic, cyrillic, hangul, japanese, han, other or none."""
+    if text.isascii():  # O(1) in CPython; the only ASCII letters are A-Z and a-z
+        return "latin" if _ASCII_LETTER.search(text) else "none"
+    if not _NON_LATIN_WORD_CHAR.search(text) and _ASCII_LETTER.search(text):
+        return "latin"  # every letter is Latin, and there is one: accented Latin text, the common case
     marks = text.translate(_script_table())
     if not marks:
         return "none"
@@ -194,6 +236,9 @@ def _body_script(lines: list[_Line]) -> str:
     share few words with each other and carry meta vocabulary, so a short
     article still outweighs a long footer in another script.
     """
+    scripts = {line.script for line in lines} - {"none"}
+    if len(scripts) < 2:  # nothing to weigh
+        return scripts.pop() if scripts else "none"
     weights: dict[str, float] = {}
     by_script: dict[str, list[_Line]] = {}
     for line in lines:
@@ -208,7 +253,7 @@ def _body_script(lines: list[_Line]) -> str:
             continue
         if line.sentence:
             cohesion = cohesion_of[id(line)]
-            weight = line.units * (0.5 + 2.0 * cohesion) * (0.3 if _is_meta(line.text) else 1.0)
+            weight = line.units * (0.5 + 2.0 * cohesion) * (0.3 if line.meta else 1.0)
         else:
             weight = line.units * 0.2
         weights[line.script] = weights.get(line.script, 0.0) + weight
@@ -216,7 +261,10 @@ def _body_script(lines: list[_Line]) -> str:
 
 
 def _menu_like(text: str) -> bool:
-    pieces = [p for p in re.split(r"\s[|•·/»>]\s|\s{3,}|\t", text) if p.strip()]
+    parts = _MENU_SEPARATOR.split(text)
+    if len(parts) < 3:  # fewer than three pieces before the blank ones are even dropped
+        return False
+    pieces = [p for p in parts if p.strip()]
     return len(pieces) >= 3 and max(len(p.split()) for p in pieces) <= 4
 
 
@@ -256,10 +304,11 @@ def _interior_reason(line: _Line, body_script: str) -> str | None:
     return _chrome_reason(line, body_script)
 
 
-def _pick_headline(top: list[_Line], body_script: str) -> _Line | None:
+def _pick_headline(top: list[_Line], reasons: list[str | None], body_script: str) -> _Line | None:
+    """The best headline among the ``top`` lines (``reasons``: their :func:`_chrome_reason`), if any."""
     best, best_score = None, 0.0
-    for distance, line in enumerate(reversed(top)):
-        if _chrome_reason(line, body_script) or line.units < (2 if distance == 0 else 3) or line.script != body_script:
+    for distance, (line, reason) in enumerate(zip(reversed(top), reversed(reasons))):
+        if reason or line.units < (2 if distance == 0 else 3) or line.script != body_script:
             continue
         score = min(line.units, 20) + (3 if distance <= 3 else 0) - (4 if line.text.endswith(":") else 0)
         score -= 4 if _TEASER.match(line.text) else 0
@@ -268,10 +317,17 @@ def _pick_headline(top: list[_Line], body_script: str) -> _Line | None:
     return best
 
 
-def _tokens(text: str) -> set[str]:
-    words = {w.lower()[:5] for w in _WORD.findall(CJK_CHAR.sub(" ", text)) if len(w) > 2 and w.lower() not in _STOPWORDS}
-    cjk = "".join(CJK_CHAR.findall(text))
-    return words | {cjk[i : i + 2] for i in range(len(cjk) - 1)}
+def _tokens_of(words: list[str], cjk_chars: list[str], lowered: bool) -> set[str]:
+    """Content tokens: 5-letter stems of the non-stopwords, and bigrams of the CJK characters.
+
+    ``words`` are the line's words with its CJK characters blanked out, already lowercased when ``lowered``.
+    """
+    if lowered:
+        tokens = {w[:5] for w in words if len(w) > 2 and w not in _STOPWORDS}
+    else:
+        tokens = {low[:5] for w in words if len(w) > 2 and (low := w.lower()) not in _STOPWORDS}
+    tokens.update(map(add, cjk_chars, cjk_chars[1:]))  # bigrams of consecutive CJK characters
+    return tokens
 
 
 def _cohesion(line: _Line, others: list[_Line]) -> float:
@@ -280,26 +336,30 @@ def _cohesion(line: _Line, others: list[_Line]) -> float:
 
 
 def _cohesion_all(lines: list[_Line], others: list[_Line]) -> list[float]:
-    """:func:`_cohesion` for many lines at once, in time linear in the tokens involved."""
-    counts: dict[str, int] = {}
+    """:func:`_cohesion` for many lines at once, in time linear in the tokens involved.
+
+    A line among ``others`` shares the tokens that occur in at least two of
+    them (itself and another); any other line shares those occurring in one.
+    """
+    seen: set[str] = set()
+    repeated: set[str] = set()
     for other in others:
-        for token in other.tokens:
-            counts[token] = counts.get(token, 0) + 1
+        repeated |= seen & other.tokens
+        seen |= other.tokens
     member = {id(other) for other in others}
     scores = []
     for line in lines:
         if not line.tokens:
             scores.append(0.0)
             continue
-        own = 1 if id(line) in member else 0
-        shared = sum(1 for token in line.tokens if counts.get(token, 0) - own > 0)
+        shared = len(line.tokens & (repeated if id(line) in member else seen))
         scores.append(shared / len(line.tokens))
     return scores
 
 
 def _is_meta(text: str) -> bool:
-    lowered = text.lower()
-    return any(word in lowered for word in _META_WORDS)
+    """Whether ``text`` has disclaimer, newsletter or copyright vocabulary."""
+    return any(map(text.lower().__contains__, _META_WORDS))
 
 
 def _trim_tail(lines: list[_Line], first: int, last: int, body_script: str) -> int:
@@ -317,12 +377,12 @@ def _trim_tail(lines: list[_Line], first: int, last: int, body_script: str) -> i
         scores = _cohesion_all(tail, body)
         reference = sorted(_cohesion_all(body, body))[len(body) // 2]
         mean = sum(scores) / len(scores)
-        if mean < max(_DEFAULT_COHESION, 0.75 * reference) or all(_is_meta(ln.text) for ln in tail):
+        if mean < max(_DEFAULT_COHESION, 0.75 * reference) or all(ln.meta for ln in tail):
             last = tail_start - 2
     while last > first:
         final = lines[last]
         others = [ln for ln in core if ln is not final and ln.index < final.index]
-        if final.sentence and not (others and _is_meta(final.text) and _cohesion(final, others) < 2 * _DEFAULT_COHESION):
+        if final.sentence and not (others and final.meta and _cohesion(final, others) < 2 * _DEFAULT_COHESION):
             break
         last -= 1
     return last
