@@ -47,10 +47,20 @@ def _check_complete(out_path, n):
 
 
 def _label_running(model_file, tmp_path, n):
-    """Start `toolkit label` on ``n`` records and return once some output is on disk."""
+    """Start `toolkit label` on ``n`` records and return once some output is on disk.
+
+    The records go in through standard input and only the first 1,000 of
+    them are sent, so the run is still waiting for input whenever the test
+    interrupts it, however fast labelling is; resuming then reads the whole
+    file.
+    """
     source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     _write_input(source, n)
-    process = _start(["label", source, "--output", out, "--model", model_file, "--batch-size", "25"])
+    process = _start(["label", "-", "--output", out, "--model", model_file, "--batch-size", "25"],
+                     stdin=subprocess.PIPE)
+    with open(source, encoding="utf-8") as handle:
+        process.stdin.write("".join(handle.readline() for _ in range(1000)))
+    process.stdin.flush()
     _wait_for_lines(out, 200, process)
     return source, out, process
 
@@ -60,6 +70,7 @@ def test_sigkill_then_resume_gives_each_record_once(model_file, tmp_path):
     source, out, process = _label_running(model_file, tmp_path, n)
     process.kill()
     process.wait()
+    process.stdin.close()
     written = out.read_bytes().count(b"\n")
     assert 0 < written < n
     with open(out, "ab") as handle:  # as if the kill had landed in the middle of a write
@@ -75,7 +86,9 @@ def test_ctrl_c_stops_cleanly_and_says_how_to_resume(model_file, tmp_path):
     n = 4000
     source, out, process = _label_running(model_file, tmp_path, n)
     process.send_signal(signal.SIGINT)
-    _, stderr = process.communicate(timeout=60)
+    process.stdin.close()
+    stderr = process.stderr.read()
+    process.wait(timeout=60)
     assert process.returncode == 130
     assert "interrupted after" in stderr and "--resume" in stderr and "Traceback" not in stderr
     result = runner.invoke(app, ["label", str(source), "--output", str(out), "--model", str(model_file), "--resume"])
