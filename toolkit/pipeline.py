@@ -146,6 +146,25 @@ def _serialised_batch(model, batch: list[Record]) -> tuple[str, int, int]:
     return text, len(outputs) - errors, errors
 
 
+def _init_worker() -> None:
+    """Leave Ctrl-C to the parent, and keep each worker on one thread: the workers already fill the cores.
+
+    Without this, every worker's BLAS and tokenizer start thread pools of
+    their own and the processes fight over the same cores.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # installed with scikit-learn; without it the workers just share the cores less well
+        return
+    global _thread_limits
+    _thread_limits = threadpool_limits(1)
+
+
+_thread_limits = None
+
+
 def _worker_label(batch: list[Record]) -> tuple[str, int, int]:
     return _serialised_batch(_worker_model, batch)
 
@@ -161,5 +180,5 @@ def _labelled_batches(model, batches: Iterator[list[Record]], workers: int) -> I
     global _worker_model
     _worker_model = model
     context = multiprocessing.get_context("fork")
-    with context.Pool(workers, initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN)) as pool:
+    with context.Pool(workers, initializer=_init_worker) as pool:
         yield from pool.imap(_worker_label, batches, chunksize=1)
