@@ -187,3 +187,24 @@ def test_train_needs_enough_documents_and_an_existing_test_file(corpus_file, tmp
                  "--test", tmp_path / "missing.jsonl")
     assert result.exit_code == EXIT_FAILURE and "no such file" in result.output
     assert "Traceback" not in result.output
+
+
+def test_labels_agree_with_the_printed_scores(fitted, monkeypatch):
+    """A score printed at its topic's threshold always comes with the label, and one below never does."""
+    import copy
+
+    import numpy as np
+
+    from toolkit.data import Record
+    from toolkit.pipeline import label_batch
+
+    model = copy.copy(fitted)
+    just_under = fitted.thresholds_ - 4e-6  # prints as the threshold itself
+    far_under = fitted.thresholds_ - 0.01
+    monkeypatch.setattr(model, "score_bodies", lambda bodies: np.vstack([just_under, far_under][: len(bodies)]))
+    records = [Record("a", "Chips and robots.", 1), Record("b", "Funding news.", 2)]
+    first, second = label_batch(model, records)
+    for name, threshold in zip(fitted.classes_, fitted.thresholds_):
+        assert first["scores"][name] == round(float(threshold), 4)
+    assert sorted(first["labels"]) == sorted(fitted.classes_)
+    assert second["labels"] == []

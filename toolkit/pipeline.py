@@ -15,11 +15,14 @@ from itertools import islice
 from pathlib import Path
 from typing import IO
 
+import numpy as np
+
 from toolkit.cleaning import prepare
 from toolkit.data import Record
 from toolkit.language import detect_documents
 
 _DEFAULT_BATCH_SIZE = 64
+_SCORE_DECIMALS = 4
 
 
 def error_record(record_id, message: str, line: int | None = None) -> dict:
@@ -47,7 +50,9 @@ def label_batch(model, batch: list[Record]) -> list[dict]:
         truncated.append(cut)
     if pending:
         languages = detect_documents(results)
-        proba = model.score_bodies([result.body for result in results])
+        # Labels come from the scores as printed, so a reader never sees a score at its
+        # threshold without the label (or the reverse).
+        proba = np.round(model.score_bodies([result.body for result in results]), _SCORE_DECIMALS)
         labels = model.labels_from_proba(proba)
         for row, position in enumerate(pending):
             record, language = batch[position], languages[row]
@@ -58,7 +63,7 @@ def label_batch(model, batch: list[Record]) -> list[dict]:
                 "wrapper_language": language.wrapper_language,
                 "language_confidence": language.confidence,
                 "labels": labels[row],
-                "scores": {str(name): round(float(p), 4) for name, p in zip(model.classes_, proba[row])},
+                "scores": {str(name): float(p) for name, p in zip(model.classes_, proba[row])},
             }
             if truncated[row]:
                 outputs[position]["truncated"] = True
