@@ -27,6 +27,7 @@ _DEFAULT_MIN_LETTERS = 20
 _DEFAULT_MIN_BLOCK_LETTERS = 12
 _FOREIGN_SCRIPT_BOOST = 3.0
 _LETTER = re.compile(r"[^\W\d_]")
+_ASCII_NON_LETTERS = dict.fromkeys(code for code in range(128) if not chr(code).isalpha())
 _CODE_MAP = {"zh-cn": "zh", "zh-tw": "zh"}
 _SCRIPT_SHORTCUTS = {"japanese": "ja", "hangul": "ko"}
 _UNPACKED_FORMAT = "v2"
@@ -77,7 +78,7 @@ def detect_documents(results: Sequence[CleanResult]) -> list[LanguageResult]:
 def _body_query(text: str) -> tuple[str, tuple[str, float] | None]:
     """The sample to give the detector, or the answer when the text is too short or its script decides."""
     sample = _sample(text)
-    if len(_LETTER.findall(sample)) < _DEFAULT_MIN_LETTERS:
+    if _count_letters(sample) < _DEFAULT_MIN_LETTERS:
         return sample, (UNDETERMINED, 0.0)
     script = script_of(sample)
     if script in _SCRIPT_SHORTCUTS:
@@ -104,7 +105,7 @@ def _wrapper_groups(result: CleanResult) -> list[_Group]:
     groups = []
     for script, texts in texts_by_script.items():
         joined = _sample("\n".join(texts))
-        letters = len(_LETTER.findall(joined))
+        letters = _count_letters(joined)
         if script in _SCRIPT_SHORTCUTS:
             code = _SCRIPT_SHORTCUTS[script]
         elif script == "han":
@@ -115,6 +116,13 @@ def _wrapper_groups(result: CleanResult) -> list[_Group]:
             code = None
         groups.append(_Group(joined, letters * (_FOREIGN_SCRIPT_BOOST if script != body_script else 1.0), code))
     return groups
+
+
+def _count_letters(text: str) -> int:
+    """How many letters ``text`` has (``_LETTER`` matches); ASCII text is counted without a regex."""
+    if text.isascii():
+        return len(text.translate(_ASCII_NON_LETTERS))
+    return len(_LETTER.findall(text))
 
 
 def _sample(text: str) -> str:
