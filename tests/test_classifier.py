@@ -81,3 +81,10 @@ def test_single_feature_sets(features, corpus, taxonomy):
 
 def test_no_topic_is_a_valid_answer(fitted):
     assert fitted.predict(["The museum opened an exhibition of early twentieth century painting."]) == [[]]
+
+
+def test_a_documents_scores_do_not_depend_on_its_batch(fitted, corpus):
+    texts = [d["text"] for d in corpus]
+    together = fitted.predict_proba(texts)
+    alone = np.vstack([fitted.predict_proba([text]) for text in texts[:12]])
+    np.testing.assert_array_equal(alone, together[:12])

@@ -41,11 +41,26 @@ def test_chunk_cache_gives_the_tokenizers_own_ids(encoder, texts):
 
 
 def test_full_cache_starts_afresh(encoder, texts):
-    chunks = _ChunkTokenizer(encoder._load().tokenizer, limit=50)
-    first, _ = chunks.ids(texts[:5])
-    assert len(chunks._known) <= 50 + len({c for t in texts[:5] for c in t.replace("\n", " ").split(" ")})
-    again, _ = chunks.ids(texts[:5])
-    assert again.tolist() == first.tolist()
+    tokenizer = encoder._load().tokenizer
+    chunks = _ChunkTokenizer(tokenizer, limit=5)
+    expected = [encoding.ids for encoding in tokenizer.encode_batch_fast(
+        ["the cat", "the dog sat on the mat", "a new cat and the dog"], add_special_tokens=False)]
+    # each call mixes remembered chunks with new ones past the limit
+    for text, ids in zip(["the cat", "the dog sat on the mat", "a new cat and the dog"], expected):
+        flat, _ = chunks.ids([text])
+        assert flat.tolist() == ids
+        assert len(chunks._known) <= max(5, len(set(text.split())) + 1)
+    flat, lengths = chunks.ids(texts[:5])
+    rows = np.split(flat, np.cumsum(lengths)[:-1])
+    assert [row.tolist() for row in rows] == [e.ids for e in tokenizer.encode_batch_fast(texts[:5], add_special_tokens=False)]
+
+
+def test_long_chunks_are_not_remembered(encoder):
+    chunks = _ChunkTokenizer(encoder._load().tokenizer)
+    paragraph = "ロボットが工場で部品を運び、センサーで周囲を確かめながら作業を続けている。" * 3
+    flat, _ = chunks.ids([paragraph + " short words"])
+    assert paragraph not in chunks._known and "short" in chunks._known
+    assert flat.size > 0
 
 
 def test_vectors_match_model2vec(encoder, texts):

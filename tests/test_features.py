@@ -63,6 +63,13 @@ def test_chunks_give_the_same_matrix(monkeypatch):
     assert (CharNgrams().counts(texts) != whole).nnz == 0
 
 
+def test_character_bounded_chunks_give_the_same_matrix(monkeypatch):
+    texts = [f"article {i} about chips and robots " * (i % 5 + 1) for i in range(25)]
+    whole = CharNgrams().counts(texts)
+    monkeypatch.setattr("toolkit.features._DEFAULT_CHUNK_CHARS", 100)
+    assert (CharNgrams().counts(texts) != whole).nnz == 0
+
+
 def test_transform_rows_are_unit_length_tfidf():
     features = CharNgrams(2**12).fit(TEXTS)
     matrix = features.transform(TEXTS)

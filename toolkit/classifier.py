@@ -186,7 +186,8 @@ class TopicClassifier:
         random state, so parallel fits would not be reproducible. For the same
         reason a fit is a pure function of its design matrix, target and
         settings, so fitted heads are kept in the training cache under a hash
-        of exactly those: retraining on unchanged data (after a threshold or
+        of exactly those (and of this module's source, which holds the solver
+        settings): retraining on unchanged data (after a threshold or
         topic edit) refits only the heads whose inputs changed.
         """
         design = self._design(features.doc_embeddings, features.doc_counts, chars)
@@ -195,7 +196,7 @@ class TopicClassifier:
         by_key = dict(zip(keys, range(y.shape[1])))
         width = design.shape[1]
         heads = cached_map(
-            keys, "heads-v1", lambda missing: [self._fit_head(design, y[:, by_key[key]]) for key in missing],
+            keys, f"heads-{source_hash('classifier')}", lambda missing: [self._fit_head(design, y[:, by_key[key]]) for key in missing],
             lambda head: np.asarray(head[0], dtype=np.float32).tobytes() + np.float64(head[1]).tobytes(),
             lambda blob: (np.frombuffer(blob[: width * 4], dtype=np.float32), float(np.frombuffer(blob[width * 4 :])[0])),
         )
@@ -208,7 +209,7 @@ class TopicClassifier:
         digest = hashlib.sha1()  # a cache key, not a signature: the fastest digest here
         parts = (design.data, design.indices, design.indptr) if sparse.issparse(design) else (design,)
         for part in parts:
-            digest.update(np.ascontiguousarray(part).tobytes())
+            digest.update(memoryview(np.ascontiguousarray(part)).cast("B"))
         digest.update(repr((design.shape, str(design.dtype), self.C, self.seed, version("scikit-learn"))).encode())
         return digest.hexdigest()
 
@@ -241,8 +242,8 @@ class TopicClassifier:
         """The heads' decision values on :meth:`_design`'s matrix, block by block (no sparse stacking)."""
         dim = embeddings.shape[1]
         values = np.repeat(intercept[None, :].astype(np.float64), embeddings.shape[0], axis=0)
-        if dim:
-            values += embeddings @ coef[:, :dim].T
+        if dim:  # float64, so that a row's score does not depend on the rows around it (BLAS blocking)
+            values += embeddings.astype(np.float64) @ coef[:, :dim].T.astype(np.float64)
         if chars is not None:
             values += np.asarray(chars.transform_counts(counts) @ coef[:, dim:].T) * self.char_weight
         return values

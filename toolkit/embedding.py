@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import re
+import threading
 import zlib
 from pathlib import Path
 from typing import Protocol
@@ -30,7 +31,8 @@ _REPO_ROOT = Path(__file__).resolve().parent.parent
 _DEFAULT_BATCH_SIZE = 32
 _DEFAULT_MAX_PASSAGES = 64
 _DEFAULT_HASHING_DIM = 256
-_DEFAULT_CHUNK_CACHE = 300_000
+_DEFAULT_CHUNK_CACHE = 200_000
+_DEFAULT_MAX_CACHED_CHUNK = 64
 _PER_CHARACTER_NORMALIZERS = {None, "BertNormalizer", "Lowercase", "NFD", "NFKD", "StripAccents"}
 _SPACE_SPLITTING_PRE_TOKENIZERS = {"BertPreTokenizer", "Whitespace", "WhitespaceSplit"}
 _SENTENCE_END = re.compile(r"(?<=[.!?。！？؟])\s+|(?<=[。！？])|\n+")
@@ -421,8 +423,11 @@ class _ChunkTokenizer:
     order, so each distinct word is tokenized once: news vocabulary repeats,
     and tokenizing whole paragraphs was the largest single cost of embedding
     (about 1.5 ms a 4 KB article here). Other tokenizers (SentencePiece, for
-    instance, marks word starts) get whole texts, uncached. At most
-    ``limit`` chunks are kept; the memory starts afresh when it is full.
+    instance, marks word starts) get whole texts, uncached. Only chunks of at
+    most ``_DEFAULT_MAX_CACHED_CHUNK`` characters are remembered (a paragraph
+    of unspaced Chinese or Japanese is one chunk, and rarely repeats), at most
+    ``limit`` of them; the memory starts afresh when it is full. A lock makes
+    one instance safe to share between threads.
     """
 
     def __init__(self, tokenizer, limit: int = _DEFAULT_CHUNK_CACHE):
@@ -430,24 +435,41 @@ class _ChunkTokenizer:
         self.limit = limit
         self.chunked = _splits_at_spaces(tokenizer)
         self._known: dict[str, list[int]] = {"": []}
+        self._lock = threading.Lock()
 
     def ids(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """All texts' token ids concatenated, and the number of ids of each text."""
         if not self.chunked:
             rows = [encoding.ids for encoding in self._encode(texts)]
         else:
-            known = self._known
             split = [text.replace("\n", " ").split(" ") for text in texts]
-            new = list({chunk for chunks in split for chunk in chunks if chunk not in known})
-            if new:
-                if len(known) + len(new) > self.limit:
-                    known.clear()
-                    known[""] = []
-                known.update(zip(new, (encoding.ids for encoding in self._encode(new))))
-            rows = [[token for chunk in chunks for token in known[chunk]] for chunks in split]
+            with self._lock:
+                rows = self._rows(split)
         lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
         flat = np.fromiter((token for row in rows for token in row), dtype=np.int64, count=int(lengths.sum()))
         return flat, lengths
+
+    def _rows(self, split: list[list[str]]) -> list[list[int]]:
+        """Each text's ids from its chunks' ids; chunks not remembered yet are tokenized together first.
+
+        When the memory would overflow it is emptied down to this batch's
+        chunks; long chunks are forgotten again once the rows are built.
+        """
+        known = self._known
+        distinct = {chunk for chunks in split for chunk in chunks}
+        new = [chunk for chunk in distinct if chunk not in known]
+        if new:
+            if len(known) + len(new) > self.limit:
+                survivors = {chunk: known[chunk] for chunk in distinct if chunk in known}
+                known.clear()
+                known[""] = []
+                known.update(survivors)
+            known.update(zip(new, (encoding.ids for encoding in self._encode(new))))
+        rows = [[token for chunk in chunks for token in known[chunk]] for chunks in split]
+        for chunk in new:
+            if len(chunk) > _DEFAULT_MAX_CACHED_CHUNK:
+                del known[chunk]
+        return rows
 
     def _encode(self, texts: list[str]):
         try:

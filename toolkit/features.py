@@ -19,6 +19,7 @@ from scipy import sparse
 _DEFAULT_N_FEATURES = 2**18
 _DEFAULT_NGRAM_RANGE = (2, 4)
 _DEFAULT_CHUNK = 2048
+_DEFAULT_CHUNK_CHARS = 1_000_000  # about 120 MB of working arrays while hashing
 _MULTIPLIER = np.uint64(1_000_003)
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 _SALTS = [np.uint64((n * 0x632BE59BD9B4E019) % 2**64) for n in range(16)]
@@ -60,6 +61,19 @@ def hashed_ngram_counts(texts: list[str], n_features: int, ngram_range: tuple[in
     )
 
 
+def _chunks(texts: list[str]) -> list[list[str]]:
+    """Consecutive runs of texts, each of at most ``_DEFAULT_CHUNK`` texts and about ``_DEFAULT_CHUNK_CHARS``
+    characters, so that hashing holds a bounded number of code points at once (a text is never split)."""
+    chunks, current, size = [], [], 0
+    for text in texts:
+        if current and (len(current) >= _DEFAULT_CHUNK or size + len(text) > _DEFAULT_CHUNK_CHARS):
+            chunks.append(current)
+            current, size = [], 0
+        current.append(text)
+        size += len(text)
+    return chunks + [current] if current else chunks
+
+
 class CharNgrams:
     """Hashed character n-gram TF-IDF; ``fit`` learns the IDF vector, ``transform`` is stateless otherwise."""
 
@@ -74,10 +88,7 @@ class CharNgrams:
 
     def counts(self, texts: list[str]) -> sparse.csr_matrix:
         """Raw hashed n-gram counts (sparse CSR); fit and transform can reuse them."""
-        chunks = [
-            hashed_ngram_counts(texts[start : start + _DEFAULT_CHUNK], self.n_features, self.ngram_range)
-            for start in range(0, len(texts), _DEFAULT_CHUNK)
-        ]
+        chunks = [hashed_ngram_counts(part, self.n_features, self.ngram_range) for part in _chunks(texts)]
         if not chunks:
             return sparse.csr_matrix((0, self.n_features), dtype=np.float32)
         return chunks[0] if len(chunks) == 1 else sparse.vstack(chunks, format="csr")
