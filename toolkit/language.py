@@ -265,12 +265,14 @@ def _automaton_depth(nextmove, rows) -> int:
     seen = np.zeros(len(rows), dtype=bool)
     seen[0] = True
     frontier, depth = np.array([0]), 0
-    while frontier.size:
-        reached = np.unique(nextmove[rowbase[frontier][:, None] + np.arange(256)[None, :]])
-        frontier = reached[~seen[reached]]
+    while True:
+        reached = np.zeros(len(rows), dtype=bool)
+        reached[nextmove[(rowbase[frontier][:, None] + np.arange(256)[None, :]).ravel()]] = True
+        frontier = np.flatnonzero(reached & ~seen)
+        if not frontier.size:
+            return depth
         seen[frontier] = True
-        depth += 1 if frontier.size else 0
-    return depth
+        depth += 1
 
 
 def _unpacked_model():
