@@ -88,3 +88,11 @@ def test_a_documents_scores_do_not_depend_on_its_batch(fitted, corpus):
     together = fitted.predict_proba(texts)
     alone = np.vstack([fitted.predict_proba([text]) for text in texts[:12]])
     np.testing.assert_array_equal(alone, together[:12])
+
+
+def test_cv_predictions_are_the_decisions_behind_cv_scores(fitted, corpus):
+    from toolkit.metrics import label_scores
+
+    y = np.array([[name in d["labels"] for name in fitted.classes_] for d in corpus])
+    assert fitted.cv_predictions_.shape == y.shape
+    assert label_scores(y, fitted.cv_predictions_, list(fitted.classes_))["labels"] == fitted.cv_scores_["labels"]

@@ -112,7 +112,8 @@ class TopicClassifier:
         self.chars_ = CharNgrams() if "chars" in self.features else None
         features = self._featurize(bodies, training_encoder, training=True)
         doc_proba, unit_max = self._cross_val_proba(features, y)
-        self.paragraph_weight_, self.thresholds_, self.cv_scores_ = self._tune(doc_proba, unit_max, features.multi, y)
+        self.paragraph_weight_, self.thresholds_, self.cv_scores_, self.cv_predictions_ = self._tune(
+            doc_proba, unit_max, features.multi, y)
         if self.chars_ is not None:
             self.chars_.fit_counts(features.doc_counts)
         self.coef_, self.intercept_ = self._fit_heads(features, self.chars_, y)
@@ -266,12 +267,12 @@ class TopicClassifier:
         best = None
         for weight in weights:
             pooled = _pool(doc, unit_max, multi, weight)
-            thresholds, scores = _tune_thresholds(pooled, y, self.classes_, self.cv, self.seed)
+            thresholds, scores, honest = _tune_thresholds(pooled, y, self.classes_, self.cv, self.seed)
             if best is None or scores["macro"]["f1"] > best[2]["macro"]["f1"] + 1e-9:
-                best = (weight, thresholds, scores)
-        weight, thresholds, scores = best
+                best = (weight, thresholds, scores, honest)
+        weight, thresholds, scores, honest = best
         scores["paragraph_weight"] = weight
-        return weight, thresholds, scores
+        return weight, thresholds, scores, honest
 
     # ---- prediction --------------------------------------------------------------------------
 
@@ -439,4 +440,4 @@ def _tune_thresholds(oof: np.ndarray, y: np.ndarray, classes: np.ndarray, k: int
             honest[test, j] = oof[test, j] >= _best_threshold(oof[train, j], y[train, j])
     from toolkit.metrics import label_scores
 
-    return thresholds, label_scores(y, honest, list(classes))
+    return thresholds, label_scores(y, honest, list(classes)), honest
