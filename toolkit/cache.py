@@ -9,6 +9,7 @@ disables it. Prediction never writes to the cache.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import sqlite3
@@ -29,6 +30,7 @@ def cache_dir() -> Path | None:
     return Path(setting) if setting else _DEFAULT_CACHE_DIR
 
 
+@functools.lru_cache(maxsize=None)
 def source_hash(module: str) -> str:
     """A short hash of a toolkit module's source: cached values go stale when the code that made them changes."""
     path = Path(__file__).resolve().parent / f"{module}.py"

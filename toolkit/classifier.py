@@ -24,7 +24,7 @@ from scipy import sparse
 
 from toolkit.cache import cached_map, source_hash, with_cache
 from toolkit.cleaning import CJK_CHAR, prepare
-from toolkit.embedding import Encoder, resolve_encoder
+from toolkit.embedding import Encoder, normalise_rows, resolve_encoder
 from toolkit.features import CharNgrams
 from toolkit.taxonomy import Taxonomy
 
@@ -160,7 +160,7 @@ class TopicClassifier:
         )
         if "embedding" in self.features:
             unit_embeddings = encoder.encode(units) if units else np.zeros((0, 0), dtype=np.float32)
-            doc_embeddings = _normalise(pool @ unit_embeddings.astype(np.float64))
+            doc_embeddings = normalise_rows(np.asarray(pool @ unit_embeddings.astype(np.float64)))
         else:
             unit_embeddings = np.zeros((len(units), 0), dtype=np.float32)
             doc_embeddings = np.zeros((len(bodies), 0), dtype=np.float32)
@@ -342,13 +342,6 @@ def _pool(doc: np.ndarray, unit_max: np.ndarray, multi: np.ndarray, weight: floa
     if weight == 0:
         return doc
     return np.where(multi[:, None], np.maximum(doc, weight * unit_max), doc)
-
-
-def _normalise(matrix) -> np.ndarray:
-    matrix = np.asarray(matrix, dtype=np.float64)
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return (matrix / norms).astype(np.float32)
 
 
 def clean_bodies(texts: Sequence[str]) -> list[str]:

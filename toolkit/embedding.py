@@ -123,7 +123,8 @@ def _even_sample(items: list, limit: int) -> list:
     return [items[int(i * step)] for i in range(limit)]
 
 
-def _normalise(matrix: np.ndarray) -> np.ndarray:
+def normalise_rows(matrix: np.ndarray) -> np.ndarray:
+    """Each row scaled to unit L2 length (all-zero rows stay zero), as float32."""
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
     return (matrix / norms).astype(np.float32)
@@ -178,7 +179,7 @@ class SentenceTransformerEncoder:
         )
         pooled = np.zeros((len(texts), vectors.shape[1]), dtype=np.float64)
         np.add.at(pooled, np.asarray(owners), vectors * np.asarray(weights, dtype=np.float64)[:, None])
-        return _normalise(pooled)
+        return normalise_rows(pooled)
 
     @property
     def cache_settings(self) -> str:
@@ -327,7 +328,7 @@ class HashingEncoder:
             for token in _WORD.findall(text.lower()) + CJK_CHAR.findall(text):
                 code = zlib.crc32(token.encode("utf-8"))
                 matrix[row, code % self.dim] += 1.0 if (code >> 16) & 1 else -1.0
-        return _normalise(matrix)
+        return normalise_rows(matrix)
 
     cacheable = False
 
@@ -376,9 +377,9 @@ class StaticEncoder:
             if self._vectors is None:
                 self._vectors = np.asarray(model.embedding, dtype=np.float32)
                 self._tokens = _ChunkTokenizer(model.tokenizer)
-            return _normalise(_summed_token_vectors(self._tokens, model.unk_token_id, self._vectors, list(texts)))
+            return normalise_rows(_summed_token_vectors(self._tokens, model.unk_token_id, self._vectors, list(texts)))
         vectors = model.encode(list(texts), max_length=None, use_multiprocessing=False)
-        return _normalise(np.asarray(vectors, dtype=np.float32))
+        return normalise_rows(np.asarray(vectors, dtype=np.float32))
 
     def _dim(self) -> int:
         return int(self._load().dim)

@@ -133,6 +133,14 @@ def _sample(text: str) -> str:
     return " ".join((text[:third], text[middle - third // 2 : middle + third // 2], text[-third:]))
 
 
+def load_detector() -> None:
+    """Load the configured detector now rather than on first use (say, before forking worker processes)."""
+    if os.environ.get("TOOLKIT_LANGUAGE_DETECTOR", "py3langid") == "langdetect":
+        _get_factory()
+    else:
+        _get_identifier()
+
+
 def _identify(texts: list[str]) -> list[tuple[str, float]]:
     """The configured detector's best language and its probability, for each text."""
     if not texts:

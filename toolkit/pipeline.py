@@ -19,7 +19,7 @@ import numpy as np
 
 from toolkit.cleaning import prepare
 from toolkit.data import Record
-from toolkit.language import detect_documents
+from toolkit.language import detect_documents, load_detector
 
 _DEFAULT_BATCH_SIZE = 64
 _SCORE_DECIMALS = 4
@@ -157,17 +157,23 @@ def _init_worker() -> None:
     Without this, every worker's BLAS and tokenizer start thread pools of
     their own and the processes fight over the same cores.
     """
+    from threadpoolctl import threadpool_limits
+
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    os.environ["TOKENIZERS_PARALLELISM"] = "false"
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # installed with scikit-learn; without it the workers just share the cores less well
-        return
-    global _thread_limits
-    _thread_limits = threadpool_limits(1)
+    threadpool_limits(1)  # lasts for the process (the object is not a context here)
 
 
-_thread_limits = None
+def _load_before_fork(model) -> None:
+    """Load the encoder (and check it against the model) and the language detector once, in this process.
+
+    Forked workers then share them instead of each loading, verifying and
+    holding its own copy. The tokenizer is kept single-threaded first: a
+    tokenizer that has run threads before a fork disables them in the
+    children with a warning on stderr, and each worker runs on one thread anyway.
+    """
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    model.score_bodies(["Loading the encoder before the workers start."])
+    load_detector()
 
 
 def _worker_label(batch: list[Record]) -> tuple[str, int, int]:
@@ -184,6 +190,7 @@ def _labelled_batches(model, batches: Iterator[list[Record]], workers: int) -> I
 
     global _worker_model
     _worker_model = model
+    _load_before_fork(model)
     context = multiprocessing.get_context("fork")
     with context.Pool(workers, initializer=_init_worker) as pool:
         yield from pool.imap(_worker_label, batches, chunksize=1)
