@@ -32,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     from model2vec import __version__ as model2vec_version
     from model2vec.distill import distill
 
-    from toolkit.embedding import default_model_path, folder_hash
+    from toolkit.encoders.base import folder_hash
+    from toolkit.encoders.transformer import default_model_path
 
     teacher = default_model_path()
     model = distill(model_name=str(teacher), pca_dims=args.dims)

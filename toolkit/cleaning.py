@@ -19,20 +19,16 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from operator import add
 
+from toolkit.text import CJK_CHAR, NON_CJK_WORD, script_of
+
 _DEFAULT_MAX_CHARS = 200_000
 _DEFAULT_MIN_SENTENCE_UNITS = 9
 _DEFAULT_COHESION = 0.22
 _TERMINAL = tuple('.!?。！？؟"”»)…')
 _FULL_STOPS = (".", "!", "?", "。", "！", "？", "؟")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
-CJK_CHAR = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")  # kana, CJK ideographs, hangul
-# _WORD with CJK_CHAR characters excluded: the words of a text once its CJK characters are blanked out.
-_NON_CJK_WORD = re.compile(r"[^\W\d_\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]+", re.UNICODE)
-_ASCII_LETTER = re.compile(r"[A-Za-z]")
 # In ASCII text the _WORD matches are the runs of letters: blank out everything else, then split.
 _ASCII_NON_LETTERS_TO_BLANK = {code: " " for code in range(128) if not chr(code).isalpha()}
-# A word character outside the Latin ranges of _SCRIPT_RANGES: a letter of another script (or a rare numeral).
-_NON_LATIN_WORD_CHAR = re.compile(r"[^\W\d_\u0000-\u024f\u1e00-\u1eff]")
 # A separator in a menu: " | " (or •·/»>), three blanks, or a tab. Written as
 # r"\s[|•·/»>]\s|\s{3,}|\t" but with the leading blank factored out (twice as fast).
 _MENU_SEPARATOR = re.compile(r"\s(?:[|•·/»>]\s|\s{2,}|(?<=\t))")
@@ -178,55 +174,12 @@ def _words_and_cjk(text: str) -> tuple[list[str], list[str]]:
     """The words of ``text`` with its CJK characters blanked out, and those CJK characters."""
     if text.isascii():  # O(1) in CPython: no CJK character, and words are runs of A-Z and a-z
         return text.translate(_ASCII_NON_LETTERS_TO_BLANK).split(), []
-    return _NON_CJK_WORD.findall(text), CJK_CHAR.findall(text)
+    return NON_CJK_WORD.findall(text), CJK_CHAR.findall(text)
 
 
 def _inner_stops(text: str) -> int:
     """How many sentence stops occur inside ``text`` (a mark followed by a space, or a CJK/Arabic stop)."""
     return sum(text.count(mark) for mark in _INNER_STOPS)
-
-
-def script_of(text: str) -> str:
-    """Dominant writing system of ``text``: latin, arabic, cyrillic, hangul, japanese, han, other or none."""
-    if text.isascii():  # O(1) in CPython; the only ASCII letters are A-Z and a-z
-        return "latin" if _ASCII_LETTER.search(text) else "none"
-    if not _NON_LATIN_WORD_CHAR.search(text) and _ASCII_LETTER.search(text):
-        return "latin"  # every letter is Latin, and there is one: accented Latin text, the common case
-    marks = text.translate(_script_table())
-    if not marks:
-        return "none"
-    counts = {name: marks.count(mark) for mark, name in _SCRIPT_MARKS.items()}
-    counts["han"] += counts["kana"]
-    kana = counts.pop("kana")
-    best = max(counts, key=counts.get)
-    if best == "han" and kana:
-        return "japanese"
-    return best
-
-
-_SCRIPT_MARKS = {"L": "latin", "A": "arabic", "C": "cyrillic", "G": "hangul", "K": "kana", "H": "han", "O": "other"}
-_SCRIPT_RANGES = (
-    ("K", 0x3040, 0x30FF), ("H", 0x3400, 0x9FFF), ("H", 0xF900, 0xFAFF), ("G", 0xAC00, 0xD7AF),
-    ("G", 0x1100, 0x11FF), ("G", 0x3130, 0x318F), ("A", 0x0600, 0x06FF), ("A", 0x0750, 0x077F),
-    ("A", 0xFB50, 0xFEFF), ("C", 0x0400, 0x04FF), ("L", 0x0000, 0x024F), ("L", 0x1E00, 0x1EFF),
-)
-class _ScriptTable(dict):
-    """A str.translate table built on demand: a letter maps to its script's mark, anything else is deleted."""
-
-    def __missing__(self, code: int) -> str | None:
-        if not chr(code).isalpha():
-            mark = None
-        else:
-            mark = next((m for m, low, high in _SCRIPT_RANGES if low <= code <= high), "O")
-        self[code] = mark
-        return mark
-
-
-_TABLE = _ScriptTable()
-
-
-def _script_table() -> _ScriptTable:
-    return _TABLE
 
 
 def _body_script(lines: list[_Line]) -> str:

@@ -76,9 +76,9 @@ def default_model_path() -> Path:
 
 
 def _load(model: Optional[Path]):
-    from toolkit.persistence import load_model
+    from toolkit.classifier import TopicClassifier
 
-    return load_model(model or default_model_path())
+    return TopicClassifier.load(model or default_model_path())
 
 
 def _default_data(path: Optional[Path], fallback: Path) -> Path:

@@ -19,7 +19,8 @@ import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from toolkit.cleaning import CleanResult, script_of
+from toolkit.cleaning import CleanResult
+from toolkit.text import script_of
 
 UNDETERMINED = "und"
 _DEFAULT_SAMPLE_CHARS = 600

@@ -1,4 +1,7 @@
-"""Model files: save atomically, load safely, verify compatibility.
+"""Model files: a model's plain-data state to bytes on disk and back, atomically and safely.
+
+This module knows nothing of the classifier: the classifier turns itself into a
+state (``to_state``) and back (``from_state``); this module writes and reads it.
 
 A model file is a joblib pickle of one dict holding only plain Python values
 (str, int, float, bool, None, lists, dicts) and numpy arrays of numbers. Loading
@@ -59,38 +62,16 @@ def _plain(value):
     return value
 
 
-def model_state(model) -> dict:
-    """The plain-data dict that represents a fitted :class:`~toolkit.classifier.TopicClassifier`."""
-    model._check_fitted()
-    topics = model.topics
-    return _plain({
-        "format": FORMAT_NAME,
-        "format_version": FORMAT_VERSION,
-        "classes": [str(name) for name in model.classes_],
-        "descriptions": topics.descriptions() if topics is not None else {},
-        "thresholds": np.asarray(model.thresholds_, dtype=np.float64),
-        "coef": np.asarray(model.coef_, dtype=np.float32),
-        "intercept": np.asarray(model.intercept_, dtype=np.float32),
-        "chars": model.chars_.state() if model.chars_ is not None else None,
-        "params": {
-            "features": model.features, "C": float(model.C), "char_weight": float(model.char_weight),
-            "paragraph_weight": float(model.paragraph_weight_),
-            "cv": int(model.cv), "seed": int(model.seed), "clean": bool(model.clean),
-        },
-        "encoder": dict(model.encoder_identity_),
-        "versions": library_versions(),
-        "training": dict(model.training_),
-        "cv_scores": model.cv_scores_,
-    })
+def save_state(state: dict, path: str | Path) -> Path:
+    """Write a model's plain-data ``state`` to ``path`` atomically: a crash mid-write leaves any previous file intact.
 
-
-def save_model(model, path: str | Path) -> Path:
-    """Write ``model`` to ``path`` atomically: a crash mid-write leaves any previous file intact."""
+    The file's format name, format version and the library versions are added here.
+    """
     import joblib
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = model_state(model)
+    state = _plain({"format": FORMAT_NAME, "format_version": FORMAT_VERSION, **state, "versions": library_versions()})
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
@@ -128,57 +109,6 @@ def read_state(path: str | Path) -> dict:
     return state
 
 
-def load_model(path: str | Path):
-    """Load a :class:`~toolkit.classifier.TopicClassifier` saved by :func:`save_model`."""
-    state = read_state(path)
-    check_versions(state, path)
-    try:
-        return _model_from_state(state, path)
-    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
-        raise ModelError(f"{path} is damaged ({type(exc).__name__}: {exc}); retrain it") from None
-
-
-def _model_from_state(state: dict, path: str | Path):
-    from toolkit.classifier import TopicClassifier
-    from toolkit.embedding import resolve_encoder
-    from toolkit.features import CharNgrams
-    from toolkit.taxonomy import Taxonomy, Topic
-
-    params = state["params"]
-    descriptions = state.get("descriptions") or {}
-    topics = Taxonomy(tuple(Topic(name, descriptions.get(name, "")) for name in state["classes"]))
-    model = TopicClassifier(
-        encoder=state["encoder"]["name"], topics=topics, features=params["features"], C=params["C"],
-        char_weight=params["char_weight"], cv=params["cv"], seed=params["seed"], clean=params["clean"],
-    )
-    model.paragraph_weight_ = float(params.get("paragraph_weight", 0.0))
-    model.classes_ = np.asarray(state["classes"])
-    model.thresholds_ = np.asarray(state["thresholds"], dtype=np.float64)
-    model.coef_ = np.asarray(state["coef"], dtype=np.float32)
-    model.intercept_ = np.asarray(state["intercept"], dtype=np.float32)
-    model.chars_ = CharNgrams.from_state(state["chars"]) if state["chars"] is not None else None
-    model.encoder_identity_ = dict(state["encoder"])
-    model.encoder_ = _VerifiedEncoder(resolve_encoder(state["encoder"]["name"]), state["encoder"], path)
-    model.training_ = dict(state.get("training") or {})
-    model.cv_scores_ = state.get("cv_scores") or {}
-    model.n_features_in_ = int(model.coef_.shape[1])
-    _check_shapes(model)
-    return model
-
-
-def _check_shapes(model) -> None:
-    """The head, thresholds, labels and feature sizes must agree with one another."""
-    n_labels = len(model.classes_)
-    chars = model.chars_.n_features if model.chars_ is not None else 0
-    expected = int(model.encoder_identity_.get("dim", 0)) * ("embedding" in model.features) + chars
-    if model.coef_.ndim != 2 or model.coef_.shape != (n_labels, expected):
-        raise ValueError(f"head has shape {model.coef_.shape}, expected {(n_labels, expected)}")
-    if len(model.intercept_) != n_labels or len(model.thresholds_) != n_labels:
-        raise ValueError("intercepts or thresholds do not match the labels")
-    if model.chars_ is not None and len(model.chars_.idf_) != chars:
-        raise ValueError("n-gram weights do not match their feature count")
-
-
 def _check_format(state, path: Path) -> None:
     if not isinstance(state, dict) or state.get("format") != FORMAT_NAME:
         raise ModelError(f"{path} is not a toolkit model file")
@@ -205,37 +135,6 @@ def check_versions(state: dict, path: str | Path) -> None:
             f"{path} was made with {', '.join(mismatched)}; install those versions "
             f"(pip install {' '.join(mismatched)}) or retrain with `toolkit train`"
         )
-
-
-class _VerifiedEncoder:
-    """Wraps an encoder and checks, on first use, that it is the one the model was trained with."""
-
-    def __init__(self, encoder, expected: dict, path):
-        self._encoder = encoder
-        self._expected = expected
-        self._path = path
-        self._verified = False
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        """Verify the encoder once, then embed."""
-        if not self._verified:
-            actual = {"hash": self._encoder.fingerprint()}
-            if actual["hash"] != self._expected.get("hash"):
-                raise ModelError(
-                    f"{self._path} was trained with encoder {self._expected.get('name')!r} "
-                    f"(hash {self._expected.get('hash')}), but the installed one hashes to {actual['hash']}: "
-                    "install the encoder it was trained with, or retrain with `toolkit train --encoder ...`"
-                )
-            self._verified = True
-        return self._encoder.encode(texts)
-
-    def fingerprint(self) -> str:
-        """The fingerprint recorded in the model file."""
-        return str(self._expected.get("hash"))
-
-    def identity(self, dim: int | None = None) -> dict:
-        """The identity recorded in the model file."""
-        return dict(self._expected)
 
 
 def _plain_dtype(dtype) -> bool:

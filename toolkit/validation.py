@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from toolkit.cleaning import CJK_CHAR, clean
+from toolkit.cleaning import clean
 from toolkit.data import LabelledDoc
 from toolkit.language import UNDETERMINED, detect_language
 from toolkit.taxonomy import Taxonomy
+from toolkit.text import CJK_CHAR
 
 _DEFAULT_SHINGLE = 8
 _DEFAULT_NEAR_DUPLICATE = 0.5
