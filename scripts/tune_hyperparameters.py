@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     import numpy as np
 
     from toolkit.classifier import TopicClassifier
-    from toolkit.data import load_dataset
+    from toolkit.io import load_dataset
     from toolkit.metrics import grouped_scores
     from toolkit.taxonomy import load_taxonomy
 

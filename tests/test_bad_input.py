@@ -84,12 +84,12 @@ def test_missing_directory_and_unreadable_paths(model_file, tmp_path, monkeypatc
     if os.geteuid() != 0:
         locked.chmod(0)
     else:  # root reads anything: make the read fail the way it would for a user
-        import toolkit.data
+        import toolkit.io
 
         def refuse(path):
             raise PermissionError(13, "Permission denied")
 
-        monkeypatch.setattr(toolkit.data, "_read_bytes", refuse)
+        monkeypatch.setattr(toolkit.io.readers, "_read_bytes", refuse)
     result, record = classify(model_file, locked)
     assert record["error"].startswith("permission denied")
 

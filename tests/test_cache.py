@@ -86,7 +86,7 @@ def test_cache_off_fits_every_time(corpus, taxonomy, fits, monkeypatch, tmp_path
 
 def test_near_duplicate_check_is_remembered(corpus, taxonomy, fits, monkeypatch):
     from toolkit import validation
-    from toolkit.data import LabelledDoc
+    from toolkit.io import LabelledDoc
 
     docs = [LabelledDoc(d["id"], d["text"], d["labels"], d["language"]) for d in corpus]
     first = validation.validate(docs[:60], taxonomy, docs[60:], detect=False)

@@ -195,8 +195,8 @@ def test_labels_agree_with_the_printed_scores(fitted, monkeypatch):
 
     import numpy as np
 
-    from toolkit.data import Record
-    from toolkit.pipeline import label_batch
+    from toolkit.io import Record
+    from toolkit.labelling import label_batch
 
     model = copy.copy(fitted)
     just_under = fitted.thresholds_ - 4e-6  # prints as the threshold itself

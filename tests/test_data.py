@@ -6,7 +6,7 @@ import codecs
 
 import pytest
 
-from toolkit.data import iter_records, load_dataset, read_text_file
+from toolkit.io import iter_records, load_dataset, read_text_file
 from toolkit.errors import InputError
 
 
@@ -116,7 +116,7 @@ def test_stdin_over_the_limit_is_an_error(monkeypatch):
     import io
     import sys
 
-    from toolkit.data import read_text_file
+    from toolkit.io import read_text_file
 
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"x" * 2048)))
     with pytest.raises(InputError, match="over the"):

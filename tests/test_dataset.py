@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from tests.conftest import ROOT, SHARED_SEEDS
-from toolkit.data import load_dataset
+from toolkit.io import load_dataset
 from toolkit.taxonomy import load_taxonomy
 from toolkit.validation import near_duplicates
 

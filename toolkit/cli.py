@@ -126,7 +126,7 @@ def train(
 
 def _validated(data: Path, taxonomy, test: Optional[Path], folds: int):
     """The training documents, after the checks of `toolkit validate` (split overlap included)."""
-    from toolkit.data import load_dataset
+    from toolkit.io import load_dataset
     from toolkit.errors import DataValidationError
     from toolkit.validation import validate
 
@@ -164,7 +164,7 @@ def validate(
 
     Example: toolkit validate datasets/train.jsonl --test datasets/test.jsonl
     """
-    from toolkit.data import load_dataset
+    from toolkit.io import load_dataset
     from toolkit.taxonomy import load_taxonomy
     from toolkit.validation import format_report
     from toolkit.validation import validate as run_validation
@@ -196,8 +196,8 @@ def classify(
 
     Example: toolkit classify seeds/samples/en_in_arabic_chrome.txt --json
     """
-    from toolkit.data import Record, read_text_file
-    from toolkit.pipeline import label_batch
+    from toolkit.io import Record, read_text_file
+    from toolkit.labelling import label_batch
 
     loaded = _load(model)
     failures = 0
@@ -257,27 +257,16 @@ def label(
 
       cat feed.csv | toolkit label - --format csv --text-field body > labelled.jsonl
     """
-    from toolkit.data import iter_records
-    from toolkit.pipeline import completed_records, run_label_job
+    from toolkit.labelling import LabelJob, label_file
 
-    if resume and output is None:
-        raise _fail("--resume needs --output (the file to continue)", EXIT_USAGE)
-    if output is not None and input != "-" and output.exists() and Path(input).exists() \
-            and os.path.samefile(input, output):
-        raise _fail("--output is the input file: write the labels somewhere else", EXIT_USAGE)
     loaded = _load(model)
-    skip = completed_records(output) if resume and output else 0
-    records = iter_records(input, fmt, id_field, text_field)
     progress = _Progress(enabled=sys.stderr.isatty())
-    stream = open(output, "a" if resume else "w", encoding="utf-8") if output else sys.stdout
-    done = [skip]
-
-    def track(count: int) -> None:
-        done[0] = count
-        progress.update(count)
-
+    job = LabelJob()
     try:
-        counts = run_label_job(loaded, records, stream, batch_size, skip, workers, track)
+        counts = label_file(
+            loaded, input, output, fmt=fmt, id_field=id_field, text_field=text_field, batch_size=batch_size,
+            workers=workers, resume=resume, job=job, on_progress=progress.update, stdout=sys.stdout,
+        )
     except KeyboardInterrupt:
         progress.close()
         if output:
@@ -285,12 +274,10 @@ def label(
             hint = f"to finish: toolkit {again}"
         else:
             hint = "rerun with --output FILE to be able to resume"
-        typer.echo(f"interrupted after {done[0]} records; {hint}", err=True)
+        typer.echo(f"interrupted after {job.done} records; {hint}", err=True)
         raise typer.Exit(130) from None
     finally:
         progress.close()
-        if output:
-            stream.close()
     resumed = f" (resumed after {counts['skipped']})" if counts["skipped"] else ""
     typer.echo(f"labelled {counts['ok']} records, {counts['error']} errors{resumed}", err=True)
     if counts["error"]:
@@ -395,7 +382,7 @@ def detect(
     Example: toolkit detect page.txt --show-removed
     """
     from toolkit.cleaning import clean as clean_text
-    from toolkit.data import read_text_file
+    from toolkit.io import read_text_file
     from toolkit.language import detect_document
 
     for path in files:
@@ -424,11 +411,17 @@ def clean_command(file: Path = typer.Argument(..., help="Article text file ('-' 
     Example: toolkit clean page.txt > body.txt
     """
     from toolkit.cleaning import clean as clean_text
-    from toolkit.data import read_text_file
+    from toolkit.io import read_text_file
 
     typer.echo(clean_text(read_text_file(file)).body)
 
 
 def main() -> None:
-    """Entry point of the `toolkit` script."""
+    """Entry point of the `toolkit` script.
+
+    Tokenizers are kept single-threaded here (an application setting, not the
+    library's): one that ran threads before `label --workers` forks warns in
+    every worker, and each worker runs on one thread anyway.
+    """
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     app()

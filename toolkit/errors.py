@@ -13,6 +13,12 @@ class ToolkitError(Exception):
     exit_code = 1
 
 
+class UsageError(ToolkitError):
+    """Options that cannot go together (the same file as input and output, resume without a file)."""
+
+    exit_code = 2
+
+
 class InputError(ToolkitError):
     """Unreadable or malformed input: a file, a record, a dataset."""
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit.data import load_dataset
+from toolkit.io import load_dataset
 from toolkit.errors import DataValidationError
 from toolkit.metrics import format_table, grouped_scores, label_scores
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from toolkit.cleaning import clean
-from toolkit.data import LabelledDoc
+from toolkit.io import LabelledDoc
 from toolkit.language import UNDETERMINED, detect_language
 from toolkit.taxonomy import Taxonomy
 from toolkit.text import CJK_CHAR

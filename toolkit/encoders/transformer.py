@@ -55,15 +55,15 @@ class SentenceTransformerEncoder:
         if self._model is not None:
             return self._model
         location = str(default_model_path()) if self.name == TRANSFORMER_ENCODER else self.name
-        if Path(location).exists():
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        local = Path(location).exists()
         _quiet_transformers()
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:
             raise EncoderError("this encoder needs sentence-transformers: pip install sentence-transformers") from None
         try:
-            self._model = SentenceTransformer(location, device="cpu" if not _gpu_wanted() else None)
+            self._model = SentenceTransformer(
+                location, device="cpu" if not _gpu_wanted() else None, local_files_only=local)
         except Exception as exc:  # the library raises many types for a missing or broken model
             raise EncoderError(f"cannot load sentence-transformers model {self.name!r}: {_one_line(exc)}") from None
         return self._model

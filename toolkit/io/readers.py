@@ -1,4 +1,4 @@
-"""Reading text files, batch records (JSONL/CSV) and labelled datasets; writing JSONL.
+"""Reading text files, batch records (JSONL/CSV) and labelled datasets.
 
 Readers never raise on one bad record: they yield a :class:`Record` whose
 ``error`` says what is wrong, so a batch keeps going.
@@ -28,7 +28,7 @@ _BOMS = (
 )
 _JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 _CSV_SUFFIXES = {".csv"}
-csv.field_size_limit(sys.maxsize // 2)
+_CSV_FIELD_LIMIT = 2**31 - 1  # a C long on every platform: a whole article fits in one field
 
 
 @dataclass
@@ -50,6 +50,7 @@ class LabelledDoc:
     text: str
     labels: list[str]
     language: str | None = None
+    story: str | None = None
 
 
 def decode_bytes(data: bytes, source: str = "input") -> str:
@@ -164,6 +165,8 @@ def iter_records(
     if fmt == "jsonl":
         records = _iter_jsonl(stream, id_field, text_field)
     else:
+        if csv.field_size_limit() < _CSV_FIELD_LIMIT:
+            csv.field_size_limit(_CSV_FIELD_LIMIT)
         reader = csv.reader(stream)
         header = _csv_header(reader, id_field, text_field, str(path))
         records = _iter_csv(reader, header, id_field, text_field)
@@ -295,5 +298,7 @@ def load_dataset(path: str | Path) -> tuple[list[LabelledDoc], list[str]]:
             problems.append(f"{path}:{record.line}: 'labels' must be a list of strings")
             continue
         language = record.extra.get("language") or None
-        docs.append(LabelledDoc(str(record.id), record.text or "", list(labels), language))
+        story = record.extra.get("story")
+        docs.append(LabelledDoc(str(record.id), record.text or "", list(labels), language,
+                                None if story in (None, "") else str(story)))
     return docs, problems

@@ -2,11 +2,12 @@
 
 Each batch is cleaned, language-detected, embedded and scored together. A
 record that cannot be labelled becomes an error record; the batch goes on.
+:func:`label_file` is the whole job `toolkit label` runs (input checks, resume,
+output file, workers), so the Python API can run exactly the same job.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import stat
@@ -18,7 +19,8 @@ from typing import IO
 import numpy as np
 
 from toolkit.cleaning import prepare
-from toolkit.data import Record
+from toolkit.errors import UsageError
+from toolkit.io import JsonlWriter, Record, iter_records
 from toolkit.language import detect_documents, load_detector
 
 _DEFAULT_BATCH_SIZE = 64
@@ -71,34 +73,62 @@ def label_batch(model, batch: list[Record]) -> list[dict]:
 
 
 def completed_records(path: Path) -> int:
-    """Count the whole records already in an output file, cutting off a half-written last line.
+    """Count the whole records already in a JSONL output file, cutting off a half-written last line."""
+    return JsonlWriter().completed(path)
 
-    A line counts when it ends with a newline and parses as a JSON object; the
-    file is truncated just after the last such line, so appending resumes cleanly.
+
+class LabelJob:
+    """Progress of one :func:`label_file` run: records accounted for so far (``done``) and the counts."""
+
+    def __init__(self) -> None:
+        self.done = 0
+        self.counts = {"ok": 0, "error": 0, "skipped": 0}
+
+    def track(self, done: int) -> None:
+        """Record progress (called after every batch)."""
+        self.done = done
+
+
+def label_file(
+    model, input: str | Path, output: str | Path | None = None, *, fmt: str | None = None,
+    id_field: str = "id", text_field: str = "text", batch_size: int = _DEFAULT_BATCH_SIZE, workers: int = 1,
+    resume: bool = False, job: LabelJob | None = None, on_progress=None, stdout: IO[str] | None = None,
+) -> dict[str, int]:
+    """Label a JSONL/CSV file (or ``-``, stdin) into ``output`` (JSONL; ``None``: ``stdout``).
+
+    The input is opened and checked before the output is touched; the output
+    must not be the input; ``resume`` keeps the output's whole records and
+    labels only the rest. Returns the counts of ok, error and skipped records;
+    ``job`` (if given) shows progress, also after an interruption.
     """
-    if not path.exists():
-        return 0
-    done, keep = 0, 0
-    with open(path, "rb") as handle:
-        for raw in handle:
-            if not raw.endswith(b"\n"):
-                break
-            try:
-                if not isinstance(json.loads(raw), dict):
-                    break
-            except ValueError:
-                break
-            done += 1
-            keep += len(raw)
-    if keep != path.stat().st_size:
-        with open(path, "r+b") as handle:
-            handle.truncate(keep)
-    return done
+    job = job or LabelJob()
+    output = Path(output) if output is not None else None
+    if resume and output is None:
+        raise UsageError("--resume needs --output (the file to continue)")
+    if output is not None and str(input) != "-" and output.exists() and Path(input).exists() \
+            and os.path.samefile(input, output):
+        raise UsageError("--output is the input file: write the labels somewhere else")
+    skip = completed_records(output) if resume and output is not None else 0
+    job.done = skip
+    records = iter_records(input, fmt, id_field, text_field)
+
+    def track(count: int) -> None:
+        job.track(count)
+        if on_progress is not None:
+            on_progress(count)
+
+    stream = open(output, "a" if resume else "w", encoding="utf-8") if output is not None else stdout
+    try:
+        job.counts = run_label_job(model, records, stream, batch_size, skip, workers, track)
+    finally:
+        if output is not None:
+            stream.close()
+    return job.counts
 
 
 def run_label_job(
     model, records: Iterable[Record], output: IO[str], batch_size: int = _DEFAULT_BATCH_SIZE,
-    skip: int = 0, workers: int = 1, on_progress=None,
+    skip: int = 0, workers: int = 1, on_progress=None, method: str | None = None,
 ) -> dict[str, int]:
     """Label ``records`` into ``output``, one flushed write per batch; return counts of ok and error records.
 
@@ -111,7 +141,7 @@ def run_label_job(
     for _ in islice(iterator, skip):
         counts["skipped"] += 1
     batches = _batches(iterator, batch_size)
-    for text, ok, errors in _labelled_batches(model, batches, workers):
+    for text, ok, errors in _labelled_batches(model, batches, workers, method):
         output.write(text)
         output.flush()
         _sync(output)
@@ -141,24 +171,27 @@ def _batches(iterator: Iterator[Record], size: int) -> Iterator[list[Record]]:
 
 
 _worker_model = None
+_WRITER = JsonlWriter()
 
 
 def _serialised_batch(model, batch: list[Record]) -> tuple[str, int, int]:
     """Label a batch and return its JSON lines with the counts of ok and error records."""
     outputs = label_batch(model, batch)
     errors = sum(out["status"] == "error" for out in outputs)
-    text = "".join(json.dumps(out, ensure_ascii=False) + "\n" for out in outputs)
-    return text, len(outputs) - errors, errors
+    return _WRITER.serialise(outputs), len(outputs) - errors, errors
 
 
-def _init_worker() -> None:
-    """Leave Ctrl-C to the parent, and keep each worker on one thread: the workers already fill the cores.
+def _init_worker(model) -> None:
+    """Take the model; leave Ctrl-C to the parent; keep each worker on one thread (the workers fill the cores).
 
-    Without this, every worker's BLAS and tokenizer start thread pools of
-    their own and the processes fight over the same cores.
+    Without the thread limit, every worker's BLAS and tokenizer start thread
+    pools of their own and the processes fight over the same cores. Under
+    ``fork`` the model arrives as the parent's memory; under ``spawn`` pickled.
     """
     from threadpoolctl import threadpool_limits
 
+    global _worker_model
+    _worker_model = model
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threadpool_limits(1)  # lasts for the process (the object is not a context here)
 
@@ -167,11 +200,9 @@ def _load_before_fork(model) -> None:
     """Load the encoder (and check it against the model) and the language detector once, in this process.
 
     Forked workers then share them instead of each loading, verifying and
-    holding its own copy. The tokenizer is kept single-threaded first: a
-    tokenizer that has run threads before a fork disables them in the
-    children with a warning on stderr, and each worker runs on one thread anyway.
+    holding its own copy. (The CLI sets ``TOKENIZERS_PARALLELISM=false``: a
+    tokenizer that has run threads before a fork warns in every child.)
     """
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     model.score_bodies(["Loading the encoder before the workers start."])
     load_detector()
 
@@ -180,17 +211,33 @@ def _worker_label(batch: list[Record]) -> tuple[str, int, int]:
     return _serialised_batch(_worker_model, batch)
 
 
-def _labelled_batches(model, batches: Iterator[list[Record]], workers: int) -> Iterator[tuple[str, int, int]]:
-    """Serialised batches in input order, labelled here or (``workers`` > 1) in forked worker processes."""
+def start_method(model) -> str:
+    """``fork`` where the platform has it and the model's encoder survives a fork, else ``spawn``."""
+    import multiprocessing
+
+    encoder = getattr(model, "encoder_", None)
+    if getattr(encoder, "fork_safe", True) and "fork" in multiprocessing.get_all_start_methods():
+        return "fork"
+    return "spawn"
+
+
+def _labelled_batches(model, batches: Iterator[list[Record]], workers: int,
+                      method: str | None = None) -> Iterator[tuple[str, int, int]]:
+    """Serialised batches in input order, labelled here or (``workers`` > 1) in worker processes.
+
+    Forked workers share the encoder and detector the parent loaded once;
+    spawned ones (``method="spawn"``, or an encoder that does not survive a
+    fork) receive the pickled model and load their own.
+    """
     if workers <= 1:
         for batch in batches:
             yield _serialised_batch(model, batch)
         return
     import multiprocessing
 
-    global _worker_model
-    _worker_model = model
-    _load_before_fork(model)
-    context = multiprocessing.get_context("fork")
-    with context.Pool(workers, initializer=_init_worker) as pool:
+    method = method or start_method(model)
+    if method == "fork":
+        _load_before_fork(model)
+    context = multiprocessing.get_context(method)
+    with context.Pool(workers, initializer=_init_worker, initargs=(model,)) as pool:
         yield from pool.imap(_worker_label, batches, chunksize=1)
