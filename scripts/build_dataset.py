@@ -1,12 +1,16 @@
 """Build datasets/train.jsonl and datasets/test.jsonl from the team's raw corpus.
 
 Steps, all seeded so the output is reproducible:
-1. parse datasets/raw/*.txt (format: scripts/raw_corpus.py);
+1. parse datasets/raw/*.txt and datasets/raw/v2/*.txt (format: scripts/raw_corpus.py), and apply the
+   label corrections of datasets/raw/relabel.tsv (id, labels, reason: the old corpus re-read by
+   ../shared/LABELLING.md);
 2. wrap a share of documents in site chrome drawn from datasets/chrome/*.toml,
    in the body's language or another one, so training sees what production
    sees (headers, tickers, bylines, inline "read also" markers, footers,
    related-article teasers);
-3. split into train and test, stratified by language and label combination.
+3. split into train and test, stratified by language and label combination, whole stories at a time
+   (every record carries ``story``: articles written from one real story share it, so paraphrases
+   never sit on both sides of the split, and `toolkit train` cross-validates grouped by it).
 
 Usage: python scripts/build_dataset.py [--wrap-share 0.4] [--test-share 0.25] [--seed 13]
 """
@@ -77,10 +81,14 @@ def wrap(text: str, language: str, chrome: dict[str, list[dict]], rng: random.Ra
 
 
 def split(docs: list[dict], test_share: float, rng: random.Random) -> tuple[list[dict], list[dict]]:
-    """Stratified split by (language, label combination)."""
-    strata = defaultdict(list)
+    """Split whole stories, stratified by the (language, label combination) of each story's first article."""
+    stories = defaultdict(list)
     for doc in docs:
-        strata[(doc["language"], "+".join(sorted(doc["labels"])))].append(doc)
+        stories[doc["story"]].append(doc)
+    strata = defaultdict(list)
+    for name in sorted(stories):
+        first = stories[name][0]
+        strata[(first["language"], "+".join(sorted(first["labels"])))].append(name)
     train, test = [], []
     carry = 0.0
     for key in sorted(strata):
@@ -89,9 +97,23 @@ def split(docs: list[dict], test_share: float, rng: random.Random) -> tuple[list
         carry += len(group) * test_share
         n_test = int(carry)
         carry -= n_test
-        test += group[:n_test]
-        train += group[n_test:]
+        for position, name in enumerate(group):
+            (test if position < n_test else train).extend(stories[name])
     return sorted(train, key=lambda d: d["id"]), sorted(test, key=lambda d: d["id"])
+
+
+def load_relabel(path: Path) -> dict[str, list[str]]:
+    """Label corrections by id from a TSV (id, labels comma-separated or ``none``, reason)."""
+    if not path.exists():
+        return {}
+    fixes = {}
+    for line in path.read_text(encoding="utf-8").splitlines()[1:]:
+        if not line.strip():
+            continue
+        doc_id, labels = line.split("\t")[:2]
+        fixes[doc_id.strip()] = sorted(
+            label.strip() for label in labels.split(",") if label.strip() and label.strip() != "none")
+    return fixes
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -107,10 +129,16 @@ def main(argv: list[str] | None = None) -> int:
     rng = random.Random(args.seed)
     chrome = load_chrome(args.chrome)
     docs, problems = [], []
-    for path in sorted(args.raw.glob("*.txt")):
+    for path in sorted(args.raw.glob("*.txt")) + sorted(args.raw.glob("v2/*.txt")):
         parsed = parse_raw(path)
         problems += check(parsed, path)
         docs += parsed
+    fixes = load_relabel(args.raw / "relabel.tsv")
+    unknown = sorted(set(fixes) - {doc["id"] for doc in docs})
+    if unknown:
+        problems.append(f"relabel.tsv names unknown ids: {', '.join(unknown[:5])}")
+    for doc in docs:
+        doc["labels"] = fixes.get(doc["id"], doc["labels"])
     if problems:
         print("\n".join(problems), file=sys.stderr)
         return 1
@@ -119,7 +147,8 @@ def main(argv: list[str] | None = None) -> int:
         text, wrapper = doc["text"], doc["language"]
         if rng.random() < args.wrap_share:
             text, wrapper = wrap(text, doc["language"], chrome, rng)
-        records.append({"id": doc["id"], "text": text, "labels": sorted(doc["labels"]), "language": doc["language"]})
+        records.append({"id": doc["id"], "text": text, "labels": sorted(doc["labels"]), "language": doc["language"],
+                        "story": doc.get("story") or doc["id"]})
     train, test = split(records, args.test_share, rng)
     for name, rows in (("train", train), ("test", test)):
         with open(args.out / f"{name}.jsonl", "w", encoding="utf-8") as handle:

@@ -1,4 +1,9 @@
-"""Shared fixtures: a small synthetic labelled corpus and a model trained on it with the hashing encoder."""
+"""Shared fixtures: a test-owned topics file, a small synthetic labelled corpus, and a model trained on it
+with the hashing encoder.
+
+The tests use ``tests/data/topics.toml``, not the shipped ``seeds/topics.toml``, so adding a topic to
+the shipped file changes no test here; only the tests of the shipped model and data read the shipped file.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,9 @@ from toolkit.taxonomy import load_taxonomy
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED_SEEDS = ROOT.parent / "shared" / "seeds"
+TOPICS_FILE = Path(__file__).resolve().parent / "data" / "topics.toml"
+TOPICS = load_taxonomy(TOPICS_FILE).names
+"""The test-owned topic names, in file order: use these wherever a test means "every topic"."""
 
 _TOPIC_SENTENCES = {
     "funding": [
@@ -42,6 +50,8 @@ _FILLER = [
     "The museum opened an exhibition of early twentieth century painting.",
     "Local football fans celebrated a late winning goal.",
 ]
+if set(_TOPIC_SENTENCES) != set(TOPICS):
+    raise RuntimeError(f"{TOPICS_FILE} and the synthetic corpus in conftest.py must name the same topics")
 
 
 def make_corpus(n: int = 80, seed: int = 0) -> list[dict]:
@@ -73,7 +83,7 @@ def corpus_file(tmp_path_factory, corpus) -> Path:
 
 @pytest.fixture(scope="session")
 def taxonomy():
-    return load_taxonomy()
+    return load_taxonomy(TOPICS_FILE)
 
 
 @pytest.fixture(scope="session")

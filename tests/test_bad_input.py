@@ -9,6 +9,7 @@ import os
 import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import TOPICS
 from toolkit.cli import EXIT_FAILURE, app
 
 runner = CliRunner()
@@ -69,7 +70,7 @@ def test_odd_texts_are_labelled(model_file, tmp_path, text):
     result, record = classify(model_file, path)
     assert result.exit_code in (0, EXIT_FAILURE)
     if record["status"] == "ok":
-        assert set(record["scores"]) == {"funding", "consortium", "chips", "physical_ai"}
+        assert set(record["scores"]) == set(TOPICS)
     else:
         assert record["error"] == "text is empty"
 

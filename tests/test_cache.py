@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.conftest import TOPICS
 from toolkit.classifier import TopicClassifier
 from toolkit.encoders import HashingEncoder
 
@@ -46,7 +47,7 @@ def _fit(corpus, taxonomy, encoder, labels=None, **params):
 def test_second_fit_on_unchanged_data_embeds_and_fits_nothing(corpus, taxonomy, fits):
     encoder = CountingEncoder()
     first = _fit(corpus, taxonomy, encoder)
-    assert encoder.embedded > 0 and len(fits) == 4 * (3 + 1)  # 4 labels x (3 folds + final)
+    assert encoder.embedded > 0 and len(fits) == len(TOPICS) * (3 + 1)  # every label x (3 folds + final)
     encoder.embedded, fits[:] = 0, []
     second = _fit(corpus, taxonomy, encoder)
     assert encoder.embedded == 0 and fits == []
@@ -73,14 +74,14 @@ def test_other_settings_do_not_reuse_heads(corpus, taxonomy, fits):
     _fit(corpus, taxonomy, CountingEncoder())
     fits[:] = []
     _fit(corpus, taxonomy, CountingEncoder(), C=2.0)
-    assert len(fits) == 4 * (3 + 1)
+    assert len(fits) == len(TOPICS) * (3 + 1)
 
 
 def test_cache_off_fits_every_time(corpus, taxonomy, fits, monkeypatch, tmp_path):
     monkeypatch.setenv("TOOLKIT_CACHE_DIR", "off")
     _fit(corpus, taxonomy, CountingEncoder())
     _fit(corpus, taxonomy, CountingEncoder())
-    assert len(fits) == 2 * 4 * (3 + 1)
+    assert len(fits) == 2 * len(TOPICS) * (3 + 1)
     assert not (tmp_path / "cache").exists()
 
 

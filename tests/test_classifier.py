@@ -7,15 +7,15 @@ import pytest
 
 from toolkit import TopicClassifier
 from sklearn.exceptions import NotFittedError
-from tests.conftest import make_corpus
+from tests.conftest import TOPICS, make_corpus
 
 
 def test_fit_returns_self_and_sets_fitted_attributes(corpus, taxonomy):
     model = TopicClassifier(encoder="hashing", topics=taxonomy, cv=3)
     assert not hasattr(model, "classes_")
     assert model.fit([d["text"] for d in corpus], [d["labels"] for d in corpus]) is model
-    assert list(model.classes_) == ["funding", "consortium", "chips", "physical_ai"]
-    assert model.thresholds_.shape == (4,)
+    assert list(model.classes_) == TOPICS
+    assert model.thresholds_.shape == (len(TOPICS),)
     assert set(model.cv_scores_["labels"]) == set(model.classes_)
 
 
@@ -23,7 +23,7 @@ def test_predict_shapes_and_types(fitted):
     texts = ["The start-up raised 40 million dollars in a funding round led by venture investors.",
              "Rain is expected across the region later this week."]
     proba = fitted.predict_proba(texts)
-    assert proba.shape == (2, 4)
+    assert proba.shape == (2, len(TOPICS))
     assert ((proba >= 0) & (proba <= 1)).all()
     predicted = fitted.predict(texts)
     assert isinstance(predicted, list) and all(isinstance(row, list) for row in predicted)
@@ -76,7 +76,7 @@ def test_save_load_round_trip_gives_same_scores(fitted, model_file, corpus):
 def test_single_feature_sets(features, corpus, taxonomy):
     model = TopicClassifier(encoder="hashing", topics=taxonomy, features=features, cv=2)
     model.fit([d["text"] for d in corpus], [d["labels"] for d in corpus])
-    assert model.predict_proba(["Demand for GPUs and memory chips strained the wafer supply."]).shape == (1, 4)
+    assert model.predict_proba(["Demand for GPUs and memory chips strained the wafer supply."]).shape == (1, len(TOPICS))
 
 
 def test_no_topic_is_a_valid_answer(fitted):

@@ -7,6 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import TOPICS, TOPICS_FILE
 from toolkit.cli import EXIT_FAILURE, EXIT_PARTIAL, app
 
 runner = CliRunner()
@@ -43,13 +44,15 @@ def test_help_lists_every_command():
 
 def test_train_writes_model_and_prints_cv_table(corpus_file, tmp_path):
     out = tmp_path / "m.joblib"
-    result = run("train", "--data", corpus_file, "--out", out, "--encoder", "hashing", "--cv", "3", "--seed", "1")
+    result = run("train", "--data", corpus_file, "--out", out, "--encoder", "hashing", "--cv", "3", "--seed", "1",
+                 "--topics", TOPICS_FILE)
     assert result.exit_code == 0, result.output
     assert out.exists()
     assert "precision" in result.output and "macro" in result.output and str(out) in result.output
 
 
 def test_train_stops_on_invalid_data(tmp_path):
+    # no --topics: the shipped topics file is the default, and "weather" is in neither file
     data = tmp_path / "bad.jsonl"
     data.write_text('{"id": "1", "text": "x", "labels": ["weather"], "language": "en"}\n', encoding="utf-8")
     result = run("train", "--data", data, "--out", tmp_path / "m.joblib", "--encoder", "hashing")
@@ -70,7 +73,7 @@ def test_classify_json_contract(model_file, article):
     record = json.loads(result.output)
     assert CONTRACT_KEYS <= set(record)
     assert record["id"] == str(article) and record["status"] == "ok"
-    assert set(record["scores"]) == {"funding", "consortium", "chips", "physical_ai"}
+    assert set(record["scores"]) == set(TOPICS)
     assert "chips" in record["labels"]
     assert all(0.0 <= v <= 1.0 for v in record["scores"].values())
 
@@ -116,7 +119,7 @@ def test_eval_reports_per_label_and_language(model_file, corpus_file):
     result = run("eval", "--data", corpus_file, "--model", model_file, "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
-    assert set(report["overall"]["labels"]) == {"funding", "consortium", "chips", "physical_ai"}
+    assert set(report["overall"]["labels"]) == set(TOPICS)
     assert "en" in report["by_language"]
     assert 0.5 < report["overall"]["macro"]["f1"] <= 1.0
     text = run("eval", "--data", corpus_file, "--model", model_file)
@@ -127,7 +130,7 @@ def test_info_shows_model_contents(model_file):
     result = run("info", model_file, "--json")
     assert result.exit_code == 0, result.output
     info = json.loads(result.output)
-    assert list(info["labels"]) == ["funding", "consortium", "chips", "physical_ai"]
+    assert list(info["labels"]) == TOPICS
     assert info["encoder"]["kind"] == "hashing"
     assert {"toolkit", "numpy", "scikit-learn"} <= set(info["versions"])
     assert len(info["training"]["data_hash"]) == 16
@@ -144,14 +147,14 @@ def test_info_on_a_bad_file_is_one_line(tmp_path):
 
 
 def test_validate_counts_and_errors(corpus_file, tmp_path):
-    result = run("validate", corpus_file)
+    result = run("validate", corpus_file, "--topics", TOPICS_FILE)
     assert result.exit_code == 0, result.output
     assert "funding" in result.output and "0 errors" in result.output
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"id": "1", "text": "", "labels": [], "language": "en"}\n'
                    '{"id": "1", "text": "x y", "labels": ["nope"], "language": "en"}\n'
                    '{"id": "2", "text": "x z", "labels": ["nope"], "language": "en"}\n', encoding="utf-8")
-    result = run("validate", bad)
+    result = run("validate", bad)  # the shipped topics file, the default, knows no "nope" either
     assert result.exit_code == EXIT_FAILURE
     assert "empty text" in result.output and "duplicate id" in result.output and "unknown labels nope" in result.output
 
@@ -161,7 +164,7 @@ def test_validate_finds_near_duplicates_across_splits(corpus_file, tmp_path):
     first = json.loads(corpus_file.read_text().splitlines()[0])
     first["id"] = "copy"
     test.write_text(json.dumps(first) + "\n", encoding="utf-8")
-    result = run("validate", corpus_file, "--test", test)
+    result = run("validate", corpus_file, "--test", test, "--topics", TOPICS_FILE)
     assert result.exit_code == EXIT_FAILURE
     assert "near-duplicate across splits: d000 ~ copy" in result.output
 
@@ -181,10 +184,10 @@ def test_usage_error_exit_code():
 def test_train_needs_enough_documents_and_an_existing_test_file(corpus_file, tmp_path):
     tiny = tmp_path / "tiny.jsonl"
     tiny.write_text('{"id": "1", "text": "a chip plant", "labels": ["chips"], "language": "en"}\n', encoding="utf-8")
-    result = run("train", "--data", tiny, "--out", tmp_path / "m.joblib", "--encoder", "hashing")
+    result = run("train", "--data", tiny, "--out", tmp_path / "m.joblib", "--encoder", "hashing", "--topics", TOPICS_FILE)
     assert result.exit_code == EXIT_FAILURE and "needs at least" in result.output
     result = run("train", "--data", corpus_file, "--out", tmp_path / "m.joblib", "--encoder", "hashing",
-                 "--test", tmp_path / "missing.jsonl")
+                 "--test", tmp_path / "missing.jsonl", "--topics", TOPICS_FILE)
     assert result.exit_code == EXIT_FAILURE and "no such file" in result.output
     assert "Traceback" not in result.output
 

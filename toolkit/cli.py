@@ -116,7 +116,8 @@ def train(
     typer.echo(f"training on {len(docs)} documents from {data} ({', '.join(taxonomy.names)})", err=True)
     started = time.perf_counter()
     model = TopicClassifier(encoder=encoder, topics=taxonomy, features=features, cv=cv, seed=seed)
-    model.fit([doc.text for doc in docs], [doc.labels for doc in docs])
+    groups = [doc.story or doc.id for doc in docs] if any(doc.story for doc in docs) else None
+    model.fit([doc.text for doc in docs], [doc.labels for doc in docs], groups=groups)
     model.save(out)
     typer.echo(format_table(model.cv_scores_, f"cross-validated scores ({cv} folds, thresholds tuned out of fold)"))
     thresholds = ", ".join(f"{n}={t:.2f}" for n, t in zip(model.classes_, model.thresholds_))
