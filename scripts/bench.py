@@ -71,7 +71,9 @@ def run_child(args: list[str], env: dict | None = None) -> tuple[float, float]:
     result = subprocess.run(timer + args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     wall = time.perf_counter() - started
     if result.returncode != 0:
-        raise SystemExit(f"command failed ({result.returncode}): {' '.join(args)}\n{result.stderr.decode()[-2000:]}")
+        raise SystemExit(
+            f"command failed ({result.returncode}): {' '.join(args)}\n{result.stderr.decode()[-2000:]}"
+        )
     last = result.stderr.decode().strip().splitlines()[-1] if timer else "0"
     return wall, int(last) / 1024 if last.isdigit() else float("nan")
 
@@ -90,8 +92,13 @@ def stage_rates(model_path: Path, records: list[dict], runs: int) -> dict[str, f
     texts = [r["text"] for r in records]
     model.score_bodies(texts[:2])  # load the encoder and detector before timing
     detect_documents([clean(texts[0])])
-    rates: dict[str, list[float]] = {"clean": [], "detect": [], "features (embed + n-grams)": [], "score": [],
-                                     "all stages": []}
+    rates: dict[str, list[float]] = {
+        "clean": [],
+        "detect": [],
+        "features (embed + n-grams)": [],
+        "score": [],
+        "all stages": [],
+    }
     for _ in range(runs):
         started = time.perf_counter()
         cleaned = [clean(text) for text in texts]
@@ -108,8 +115,13 @@ def stage_rates(model_path: Path, records: list[dict], runs: int) -> dict[str, f
         model.score_bodies(bodies)
         t_score = max(time.perf_counter() - started - t_features, 1e-9)
         n = len(texts)
-        for name, seconds in (("clean", t_clean), ("detect", t_detect), ("features (embed + n-grams)", t_features),
-                              ("score", t_score), ("all stages", t_clean + t_detect + t_features + t_score)):
+        for name, seconds in (
+            ("clean", t_clean),
+            ("detect", t_detect),
+            ("features (embed + n-grams)", t_features),
+            ("score", t_score),
+            ("all stages", t_clean + t_detect + t_features + t_score),
+        ):
             rates[name].append(n / seconds)
     return {name: median(values) for name, values in rates.items()}
 
@@ -119,9 +131,21 @@ def end_to_end(model_path: Path, data: Path, n: int, runs: int, workers: int) ->
     rates, peaks = [], []
     with tempfile.TemporaryDirectory() as folder:
         for _ in range(runs):
-            wall, peak = run_child([sys.executable, "-m", "toolkit", "label", str(data), "--output",
-                                    str(Path(folder) / "out.jsonl"), "--model", str(model_path),
-                                    "--workers", str(workers)])
+            wall, peak = run_child(
+                [
+                    sys.executable,
+                    "-m",
+                    "toolkit",
+                    "label",
+                    str(data),
+                    "--output",
+                    str(Path(folder) / "out.jsonl"),
+                    "--model",
+                    str(model_path),
+                    "--workers",
+                    str(workers),
+                ]
+            )
             rates.append(n / wall)
             peaks.append(peak)
     return median(rates), max(peaks)
@@ -133,7 +157,10 @@ def cold_start(model_path: Path, article: Path, runs: int) -> dict[str, float]:
     for _ in range(runs):
         times["toolkit --help"].append(run_child([sys.executable, "-m", "toolkit", "--help"])[0])
         times["toolkit classify one article"].append(
-            run_child([sys.executable, "-m", "toolkit", "classify", str(article), "--model", str(model_path)])[0])
+            run_child(
+                [sys.executable, "-m", "toolkit", "classify", str(article), "--model", str(model_path)]
+            )[0]
+        )
     return {name: median(values) for name, values in times.items()}
 
 
@@ -152,14 +179,18 @@ def train_times(encoder: str | None, runs: int) -> tuple[float, float]:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmarks and print markdown tables."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--sizes", default="1000,5000,20000")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tiers", default="static")
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--model", type=Path, default=_ROOT / "models" / "default.joblib")
     parser.add_argument("--transformer-model", type=Path, default=None)
-    parser.add_argument("--transformer-size", type=int, default=300, help="articles for the (slow) transformer tier")
+    parser.add_argument(
+        "--transformer-size", type=int, default=300, help="articles for the (slow) transformer tier"
+    )
     parser.add_argument("--skip-train", action="store_true")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -171,8 +202,18 @@ def main(argv: list[str] | None = None) -> int:
     if "transformer" in tiers:
         models["transformer"] = args.transformer_model or work / "transformer.joblib"
         if args.transformer_model is None:
-            run_child([sys.executable, "-m", "toolkit", "train", "--encoder", "all-MiniLM-L6-v2",
-                       "--out", str(models["transformer"])])
+            run_child(
+                [
+                    sys.executable,
+                    "-m",
+                    "toolkit",
+                    "train",
+                    "--encoder",
+                    "all-MiniLM-L6-v2",
+                    "--out",
+                    str(models["transformer"]),
+                ]
+            )
 
     print("| tier | N | stage | articles/s |\n|---|---|---|---|")
     for tier in tiers:
@@ -180,9 +221,11 @@ def main(argv: list[str] | None = None) -> int:
         for stage, rate in stage_rates(models[tier], make_articles(n, seed=1), args.runs).items():
             print(f"| {tier} | {n} | {stage} | {rate:.0f} |")
 
-    print("\n| tier | N | workers | `toolkit label` articles/s | ms per article | peak RSS (MB) |\n|---|---|---|---|---|---|")
+    print(
+        "\n| tier | N | workers | `toolkit label` articles/s | ms per article | peak RSS (MB) |\n|---|---|---|---|---|---|"
+    )
     for tier in tiers:
-        for n in (sizes if tier == "static" else [args.transformer_size]):
+        for n in sizes if tier == "static" else [args.transformer_size]:
             data = write_jsonl(make_articles(n, seed=2), work / f"articles-{n}.jsonl")
             for w in workers:
                 rate, peak = end_to_end(models[tier], data, n, args.runs, w)
@@ -196,10 +239,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {tier} | `{name}` | {seconds:.2f} |")
 
     if not args.skip_train:
-        print("\n| tier | first `toolkit train` (s) | second, unchanged data (s) | ratio |\n|---|---|---|---|")
+        print(
+            "\n| tier | first `toolkit train` (s) | second, unchanged data (s) | ratio |\n|---|---|---|---|"
+        )
         for tier in tiers:
-            first, second = train_times("all-MiniLM-L6-v2" if tier == "transformer" else None,
-                                        1 if tier == "transformer" else args.runs)
+            first, second = train_times(
+                "all-MiniLM-L6-v2" if tier == "transformer" else None,
+                1 if tier == "transformer" else args.runs,
+            )
             print(f"| {tier} | {first:.1f} | {second:.1f} | {second / first:.0%} |")
     return 0
 

@@ -21,9 +21,10 @@ import argparse
 import json
 import random
 import sys
-import tomllib
 from collections import defaultdict
 from pathlib import Path
+
+import tomllib
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from raw_corpus import check, parse_raw  # noqa: E402
@@ -31,10 +32,30 @@ from raw_corpus import check, parse_raw  # noqa: E402
 _ROOT = Path(__file__).resolve().parent.parent
 _OTHER_WRAPPERS = {"en": ["ar", "ja", "fr", "zh", "de", "es", "ko", "pt"]}
 _DEFAULT_FOREIGN = ["en", "en", "en", "ar", "fr"]
-_NAMES = ["Lina Haddad", "Kenji Mori", "Sara Lindqvist", "Omar Farouk", "Claire Dubois", "Wei Zhang",
-          "Min-ji Park", "João Alves", "Anna Becker", "Diego Ruiz", "Priya Nair", "Tom Hughes"]
-_SITES = ["Gulf Ledger", "Daily Circuit", "Meridian Post", "Nikko Wire", "Le Fil Tech", "Orient Herald",
-          "Harbor Times", "Capital Brief"]
+_NAMES = [
+    "Lina Haddad",
+    "Kenji Mori",
+    "Sara Lindqvist",
+    "Omar Farouk",
+    "Claire Dubois",
+    "Wei Zhang",
+    "Min-ji Park",
+    "João Alves",
+    "Anna Becker",
+    "Diego Ruiz",
+    "Priya Nair",
+    "Tom Hughes",
+]
+_SITES = [
+    "Gulf Ledger",
+    "Daily Circuit",
+    "Meridian Post",
+    "Nikko Wire",
+    "Le Fil Tech",
+    "Orient Herald",
+    "Harbor Times",
+    "Capital Brief",
+]
 
 
 def load_chrome(folder: Path) -> dict[str, list[dict]]:
@@ -51,7 +72,9 @@ def fill(text: str, rng: random.Random) -> str:
     """Fill the generator placeholders of a chrome block."""
     return (
         text.strip()
-        .replace("{date}", f"{rng.randint(1, 28)} {rng.choice(['Jan', 'Mar', 'May', 'Jul', 'Sep', 'Nov'])} 2025")
+        .replace(
+            "{date}", f"{rng.randint(1, 28)} {rng.choice(['Jan', 'Mar', 'May', 'Jul', 'Sep', 'Nov'])} 2025"
+        )
         .replace("{time}", f"{rng.randint(0, 23):02d}:{rng.randint(0, 59):02d}")
         .replace("{author}", rng.choice(_NAMES))
         .replace("{site}", rng.choice(_SITES))
@@ -74,7 +97,9 @@ def wrap(text: str, language: str, chrome: dict[str, list[dict]], rng: random.Ra
     bottom = rng.sample(by_position["bottom"], k=min(len(by_position["bottom"]), rng.randint(1, 3)))
     paragraphs = [p for p in text.split("\n\n") if p.strip()]
     if by_position["inline"] and len(paragraphs) > 3 and rng.random() < 0.4:
-        paragraphs.insert(rng.randint(2, len(paragraphs) - 1), fill(rng.choice(by_position["inline"])["text"], rng))
+        paragraphs.insert(
+            rng.randint(2, len(paragraphs) - 1), fill(rng.choice(by_position["inline"])["text"], rng)
+        )
     separator = "\n\n" if rng.random() < 0.7 else "\n"
     pieces = [fill(b["text"], rng) for b in top] + paragraphs + [fill(b["text"], rng) for b in bottom]
     return separator.join(pieces), wrapper
@@ -112,13 +137,16 @@ def load_relabel(path: Path) -> dict[str, list[str]]:
             continue
         doc_id, labels = line.split("\t")[:2]
         fixes[doc_id.strip()] = sorted(
-            label.strip() for label in labels.split(",") if label.strip() and label.strip() != "none")
+            label.strip() for label in labels.split(",") if label.strip() and label.strip() != "none"
+        )
     return fixes
 
 
 def main(argv: list[str] | None = None) -> int:
     """Build the split files."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--raw", type=Path, default=_ROOT / "datasets" / "raw")
     parser.add_argument("--chrome", type=Path, default=_ROOT / "datasets" / "chrome")
     parser.add_argument("--out", type=Path, default=_ROOT / "datasets")
@@ -147,8 +175,15 @@ def main(argv: list[str] | None = None) -> int:
         text, wrapper = doc["text"], doc["language"]
         if rng.random() < args.wrap_share:
             text, wrapper = wrap(text, doc["language"], chrome, rng)
-        records.append({"id": doc["id"], "text": text, "labels": sorted(doc["labels"]), "language": doc["language"],
-                        "story": doc.get("story") or doc["id"]})
+        records.append(
+            {
+                "id": doc["id"],
+                "text": text,
+                "labels": sorted(doc["labels"]),
+                "language": doc["language"],
+                "story": doc.get("story") or doc["id"],
+            }
+        )
     train, test = split(records, args.test_share, rng)
     for name, rows in (("train", train), ("test", test)):
         with open(args.out / f"{name}.jsonl", "w", encoding="utf-8") as handle:

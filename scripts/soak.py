@@ -59,8 +59,21 @@ def main(argv: list[str] | None = None) -> int:
         n, bad = generate(source, args.records, args.bad_share)
         started = time.perf_counter()
         process = subprocess.Popen(
-            [sys.executable, "-m", "toolkit", "label", str(source), "--output", str(out), "--model", str(args.model),
-             "--workers", str(args.workers)], stderr=subprocess.PIPE)
+            [
+                sys.executable,
+                "-m",
+                "toolkit",
+                "label",
+                str(source),
+                "--output",
+                str(out),
+                "--model",
+                str(args.model),
+                "--workers",
+                str(args.workers),
+            ],
+            stderr=subprocess.PIPE,
+        )
         _, status, usage = os.wait4(process.pid, 0)
         wall = time.perf_counter() - started
         counts = {"ok": 0, "error": 0}
@@ -73,10 +86,14 @@ def main(argv: list[str] | None = None) -> int:
                     ids_in_order = False
         out_count = counts["ok"] + counts["error"]
     exit_code = os.waitstatus_to_exitcode(status)
-    print("| records in | records out | ok | errors (malformed written) | exit code | wall (s) | records/s | peak RSS (MB) |")
+    print(
+        "| records in | records out | ok | errors (malformed written) | exit code | wall (s) | records/s | peak RSS (MB) |"
+    )
     print("|---|---|---|---|---|---|---|---|")
-    print(f"| {n} | {out_count} | {counts['ok']} | {counts['error']} ({bad}) | {exit_code} | {wall:.0f} | "
-          f"{n / wall:.0f} | {usage.ru_maxrss / 1024:.0f} |")
+    print(
+        f"| {n} | {out_count} | {counts['ok']} | {counts['error']} ({bad}) | {exit_code} | {wall:.0f} | "
+        f"{n / wall:.0f} | {usage.ru_maxrss / 1024:.0f} |"
+    )
     healthy = out_count == n and counts["error"] == bad and ids_in_order and exit_code == 3
     print("verdict:", "nothing lost, one record out per record in, in order" if healthy else "PROBLEM")
     return 0 if healthy else 1

@@ -32,7 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     from toolkit.metrics import grouped_scores
     from toolkit.taxonomy import load_taxonomy
 
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--C", default="4,8,16,32")
     parser.add_argument("--char-weight", default="1,2,3")
     args = parser.parse_args(argv)
@@ -50,8 +52,10 @@ def main(argv: list[str] | None = None) -> int:
             group_f1 = {group: scores["macro"]["f1"] for group, scores in by_group.items()}
             balanced = float(np.mean(list(group_f1.values())))
             rows.append((balanced, model.cv_scores_["macro"]["f1"], c, weight, group_f1))
-            print(f"C={c:g} char_weight={weight:g}: CV macro-F1 {rows[-1][1]:.3f}, balanced {balanced:.3f}",
-                  file=sys.stderr)
+            print(
+                f"C={c:g} char_weight={weight:g}: CV macro-F1 {rows[-1][1]:.3f}, balanced {balanced:.3f}",
+                file=sys.stderr,
+            )
     names = sorted(rows[0][4])
     print("| C | char weight | balanced CV macro-F1 | CV macro-F1 | " + " | ".join(names) + " |")
     print("|---|---|---|---|" + "---|" * len(names))

@@ -100,8 +100,12 @@ def model_file(tmp_path_factory, fitted) -> Path:
 
 
 def pytest_addoption(parser):
-    parser.addoption("--slow", action="store_true", default=False,
-                     help="also run the tests marked slow (real sentence-transformers model)")
+    parser.addoption(
+        "--slow",
+        action="store_true",
+        default=False,
+        help="also run the tests marked slow (real sentence-transformers model)",
+    )
 
 
 def pytest_collection_modifyitems(config, items):

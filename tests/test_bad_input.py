@@ -13,7 +13,9 @@ from tests.conftest import TOPICS
 from toolkit.cli import EXIT_FAILURE, app
 
 runner = CliRunner()
-ARTICLE = "Chip plant opens\n\nThe foundry will make memory chips for AI servers from next year, the company said."
+ARTICLE = (
+    "Chip plant opens\n\nThe foundry will make memory chips for AI servers from next year, the company said."
+)
 
 
 def classify(model_file, path):
@@ -59,9 +61,15 @@ def test_encodings_and_line_ends_are_read(model_file, tmp_path, encode):
 
 @pytest.mark.parametrize(
     "text",
-    ["😀🚀🤖 🔥🔥", "1234567890 42 3.14 2025", "https://example.com/a https://example.org/b?x=1",
-     "Chips 半導体 رقائق 반도체 puces", "\u200f\u202eمرحبا بالعالم\u202c", "zero\u200bwidth\u200bjoiners\u200d here",
-     "\ufeff\u200b\u200c\u200d"],
+    [
+        "😀🚀🤖 🔥🔥",
+        "1234567890 42 3.14 2025",
+        "https://example.com/a https://example.org/b?x=1",
+        "Chips 半導体 رقائق 반도체 puces",
+        "\u200f\u202eمرحبا بالعالم\u202c",
+        "zero\u200bwidth\u200bjoiners\u200d here",
+        "\ufeff\u200b\u200c\u200d",
+    ],
     ids=["emoji", "digits", "urls", "mixed-scripts", "rtl-marks", "zero-width", "invisible-only"],
 )
 def test_odd_texts_are_labelled(model_file, tmp_path, text):
@@ -97,7 +105,9 @@ def test_missing_directory_and_unreadable_paths(model_file, tmp_path, monkeypatc
 
 def test_fifty_megabyte_file_is_bounded(model_file, tmp_path):
     path = tmp_path / "huge.txt"
-    paragraph = ("The foundry will make memory chips for AI servers from next year, the company said. " * 20 + "\n\n")
+    paragraph = (
+        "The foundry will make memory chips for AI servers from next year, the company said. " * 20 + "\n\n"
+    )
     with open(path, "w", encoding="utf-8") as handle:
         while handle.tell() < 50 * 2**20:
             handle.write(paragraph * 100)
@@ -130,7 +140,10 @@ def test_unknown_model_file_is_one_line(tmp_path):
     path.write_text(ARTICLE, encoding="utf-8")
     result = runner.invoke(app, ["classify", str(path), "--model", str(tmp_path / "missing.joblib")])
     assert result.exit_code == EXIT_FAILURE
-    assert result.output == f"error: no model file at {tmp_path / 'missing.joblib'}: train one with `toolkit train`\n"
+    assert (
+        result.output
+        == f"error: no model file at {tmp_path / 'missing.joblib'}: train one with `toolkit train`\n"
+    )
 
 
 def test_output_that_is_the_input_is_refused_and_input_kept(model_file, tmp_path):
@@ -155,10 +168,15 @@ def test_bad_input_fails_before_the_output_is_touched(model_file, tmp_path):
 def test_pathological_json_and_ids_become_error_records(model_file, tmp_path):
     path = tmp_path / "in.jsonl"
     path.write_text(
-        "[" * 100_000 + "]" * 100_000 + "\n"
-        + '{"id": "big", "text": "x", "n": ' + "9" * 5000 + "}\n"
+        "[" * 100_000
+        + "]" * 100_000
+        + "\n"
+        + '{"id": "big", "text": "x", "n": '
+        + "9" * 5000
+        + "}\n"
         + '{"id": "\\ud800", "text": "lone surrogate in the id"}\n'
-        + json.dumps({"id": "ok", "text": ARTICLE}) + "\n",
+        + json.dumps({"id": "ok", "text": ARTICLE})
+        + "\n",
         encoding="utf-8",
     )
     result = runner.invoke(app, ["label", str(path), "--model", str(model_file)])
@@ -171,8 +189,17 @@ def test_pathological_json_and_ids_become_error_records(model_file, tmp_path):
 def test_unwritable_places_give_one_line_errors(model_file, tmp_path, monkeypatch):
     source = tmp_path / "in.jsonl"
     source.write_text(json.dumps({"id": 1, "text": ARTICLE}) + "\n", encoding="utf-8")
-    result = runner.invoke(app, ["label", str(source), "--output", str(tmp_path / "no" / "such" / "dir" / "o.jsonl"),
-                                 "--model", str(model_file)])
+    result = runner.invoke(
+        app,
+        [
+            "label",
+            str(source),
+            "--output",
+            str(tmp_path / "no" / "such" / "dir" / "o.jsonl"),
+            "--model",
+            str(model_file),
+        ],
+    )
     assert result.exit_code == EXIT_FAILURE and result.output.startswith("error: ")
     assert result.output.count("\n") == 1
     monkeypatch.setenv("TOOLKIT_CACHE_DIR", "/proc/no-cache-here")

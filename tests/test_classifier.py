@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from toolkit import TopicClassifier
 from sklearn.exceptions import NotFittedError
+
 from tests.conftest import TOPICS, make_corpus
+from toolkit import TopicClassifier
 
 
 def test_fit_returns_self_and_sets_fitted_attributes(corpus, taxonomy):
@@ -20,8 +20,10 @@ def test_fit_returns_self_and_sets_fitted_attributes(corpus, taxonomy):
 
 
 def test_predict_shapes_and_types(fitted):
-    texts = ["The start-up raised 40 million dollars in a funding round led by venture investors.",
-             "Rain is expected across the region later this week."]
+    texts = [
+        "The start-up raised 40 million dollars in a funding round led by venture investors.",
+        "Rain is expected across the region later this week.",
+    ]
     proba = fitted.predict_proba(texts)
     assert proba.shape == (2, len(TOPICS))
     assert ((proba >= 0) & (proba <= 1)).all()
@@ -51,8 +53,10 @@ def test_unknown_label_is_rejected(taxonomy):
 
 def test_labels_without_taxonomy_are_sorted_union():
     docs = make_corpus(30)
-    model = TopicClassifier(encoder="hashing", cv=2).fit([d["text"] for d in docs], [d["labels"] for d in docs])
-    assert list(model.classes_) == sorted({l for d in docs for l in d["labels"]})
+    model = TopicClassifier(encoder="hashing", cv=2).fit(
+        [d["text"] for d in docs], [d["labels"] for d in docs]
+    )
+    assert list(model.classes_) == sorted({name for d in docs for name in d["labels"]})
 
 
 def test_same_data_and_seed_give_the_same_model(corpus, taxonomy, fitted):
@@ -76,7 +80,10 @@ def test_save_load_round_trip_gives_same_scores(fitted, model_file, corpus):
 def test_single_feature_sets(features, corpus, taxonomy):
     model = TopicClassifier(encoder="hashing", topics=taxonomy, features=features, cv=2)
     model.fit([d["text"] for d in corpus], [d["labels"] for d in corpus])
-    assert model.predict_proba(["Demand for GPUs and memory chips strained the wafer supply."]).shape == (1, len(TOPICS))
+    assert model.predict_proba(["Demand for GPUs and memory chips strained the wafer supply."]).shape == (
+        1,
+        len(TOPICS),
+    )
 
 
 def test_no_topic_is_a_valid_answer(fitted):
@@ -95,4 +102,7 @@ def test_cv_predictions_are_the_decisions_behind_cv_scores(fitted, corpus):
 
     y = np.array([[name in d["labels"] for name in fitted.classes_] for d in corpus])
     assert fitted.cv_predictions_.shape == y.shape
-    assert label_scores(y, fitted.cv_predictions_, list(fitted.classes_))["labels"] == fitted.cv_scores_["labels"]
+    assert (
+        label_scores(y, fitted.cv_predictions_, list(fitted.classes_))["labels"]
+        == fitted.cv_scores_["labels"]
+    )

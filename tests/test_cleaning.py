@@ -32,7 +32,9 @@ def test_seed_headline_and_body_paragraphs_are_kept(prefix):
     text = _seed(prefix)
     body = clean(text).body
     long_lines = [line for line in _paragraphs(text) if len(line.split()) >= 25 and "Related" not in line]
-    teaser_free = [line for line in long_lines if not line.startswith(("Despite record", "The Shibuya", "Explore the"))]
+    teaser_free = [
+        line for line in long_lines if not line.startswith(("Despite record", "The Shibuya", "Explore the"))
+    ]
     for line in teaser_free:
         if line.startswith("en.Wedoany.com"):
             line = line.split(" - ", 1)[1]
@@ -44,7 +46,15 @@ def test_seed_headline_and_body_paragraphs_are_kept(prefix):
 @pytest.mark.parametrize(
     "prefix, chrome",
     [
-        ("000", ["STOCKS", "Loading stock data...", "Stay Updated", "Get the latest news delivered to your inbox."]),
+        (
+            "000",
+            [
+                "STOCKS",
+                "Loading stock data...",
+                "Stay Updated",
+                "Get the latest news delivered to your inbox.",
+            ],
+        ),
         ("001", ["32 Views", "• see.news", "• MEXC News", "Did you find an error or inaccuracy?"]),
         ("002", ["Supervisor Elham AbolFateh", "ads", "Sun 21 Dec 2025 | 08:47 PM"]),
         ("003", ["Related Articles", "The Shibuya redevelopment project 2040"]),
@@ -92,8 +102,11 @@ def _score_document(doc: dict) -> dict:
                 totals["chrome"] += len(line)
                 totals["chrome_left"] += len(line) if present else 0
     found = detect_document(result)
-    return {**totals, "language_ok": found.language == doc["language"],
-            "wrapper_ok": found.wrapper_language == doc["wrapper_language"]}
+    return {
+        **totals,
+        "language_ok": found.language == doc["language"],
+        "wrapper_ok": found.wrapper_language == doc["wrapper_language"],
+    }
 
 
 def _evaluate(path: Path = WRAPPED) -> dict:
@@ -126,7 +139,10 @@ def test_wrapped_corpus_meets_targets():
 
 def test_plain_article_is_untouched():
     text = "Chip plant opens\n\nThe new plant will make memory chips for data centres, the company said.\n\nIt employs 900 people."
-    assert clean(text).body == "Chip plant opens\n\nThe new plant will make memory chips for data centres, the company said.\n\nIt employs 900 people."
+    assert (
+        clean(text).body
+        == "Chip plant opens\n\nThe new plant will make memory chips for data centres, the company said.\n\nIt employs 900 people."
+    )
 
 
 def test_empty_and_short_inputs():
@@ -144,12 +160,25 @@ def test_never_raises_and_never_invents_text(text):
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.sampled_from([
-    "Home | News | Tech | Sport", "Loading stock data...", "Related Articles", "32 Views",
-    "The company said on Monday that it would build a new chip plant in the north of the country.",
-    "Investors welcomed the plan, and the shares rose four per cent in early trading in Tokyo.",
-    "اقرأ أيضا", "関連記事", "", "• source.com",
-]), max_size=30))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "Home | News | Tech | Sport",
+                "Loading stock data...",
+                "Related Articles",
+                "32 Views",
+                "The company said on Monday that it would build a new chip plant in the north of the country.",
+                "Investors welcomed the plan, and the shares rose four per cent in early trading in Tokyo.",
+                "اقرأ أيضا",
+                "関連記事",
+                "",
+                "• source.com",
+            ]
+        ),
+        max_size=30,
+    )
+)
 def test_never_invents_text_on_page_like_input(lines):
     text = "\n".join(lines)
     for line in clean(text).body.split("\n\n"):

@@ -44,8 +44,21 @@ def test_help_lists_every_command():
 
 def test_train_writes_model_and_prints_cv_table(corpus_file, tmp_path):
     out = tmp_path / "m.joblib"
-    result = run("train", "--data", corpus_file, "--out", out, "--encoder", "hashing", "--cv", "3", "--seed", "1",
-                 "--topics", TOPICS_FILE)
+    result = run(
+        "train",
+        "--data",
+        corpus_file,
+        "--out",
+        out,
+        "--encoder",
+        "hashing",
+        "--cv",
+        "3",
+        "--seed",
+        "1",
+        "--topics",
+        TOPICS_FILE,
+    )
     assert result.exit_code == 0, result.output
     assert out.exists()
     assert "precision" in result.output and "macro" in result.output and str(out) in result.output
@@ -82,15 +95,18 @@ def test_classify_missing_file_is_an_error_record(model_file, article, tmp_path)
     result = run("classify", article, tmp_path / "missing.txt", "--model", model_file, "--json")
     assert result.exit_code == EXIT_PARTIAL
     records = _json_lines(result.output)
-    assert records[1] == {"id": str(tmp_path / "missing.txt"), "status": "error",
-                          "error": f"no such file: {tmp_path / 'missing.txt'}"}
+    assert records[1] == {
+        "id": str(tmp_path / "missing.txt"),
+        "status": "error",
+        "error": f"no such file: {tmp_path / 'missing.txt'}",
+    }
 
 
 def test_label_jsonl_keeps_order_and_turns_bad_records_into_errors(model_file, tmp_path):
     source = tmp_path / "in.jsonl"
     source.write_text(
         '{"id": 1, "text": "Demand for GPUs and memory chips strained the wafer supply."}\n'
-        'not json\n'
+        "not json\n"
         '{"id": 2, "text": "   "}\n'
         '{"id": 3, "text": "Rain is expected across the region later this week."}\n',
         encoding="utf-8",
@@ -107,9 +123,22 @@ def test_label_jsonl_keeps_order_and_turns_bad_records_into_errors(model_file, t
 
 
 def test_label_csv_from_stdin(model_file):
-    data = 'key,body\nx1,"The start-up raised 40 million dollars in a funding round led by venture investors."\n'
-    result = run("label", "-", "--model", model_file, "--format", "csv", "--id-field", "key", "--text-field", "body",
-                 input=data)
+    data = (
+        'key,body\nx1,"The start-up raised 40 million dollars in a funding round led by venture investors."\n'
+    )
+    result = run(
+        "label",
+        "-",
+        "--model",
+        model_file,
+        "--format",
+        "csv",
+        "--id-field",
+        "key",
+        "--text-field",
+        "body",
+        input=data,
+    )
     assert result.exit_code == 0, result.output
     record = _json_lines(result.stdout)[0]
     assert record["id"] == "x1" and "funding" in record["labels"]
@@ -151,12 +180,19 @@ def test_validate_counts_and_errors(corpus_file, tmp_path):
     assert result.exit_code == 0, result.output
     assert "funding" in result.output and "0 errors" in result.output
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"id": "1", "text": "", "labels": [], "language": "en"}\n'
-                   '{"id": "1", "text": "x y", "labels": ["nope"], "language": "en"}\n'
-                   '{"id": "2", "text": "x z", "labels": ["nope"], "language": "en"}\n', encoding="utf-8")
+    bad.write_text(
+        '{"id": "1", "text": "", "labels": [], "language": "en"}\n'
+        '{"id": "1", "text": "x y", "labels": ["nope"], "language": "en"}\n'
+        '{"id": "2", "text": "x z", "labels": ["nope"], "language": "en"}\n',
+        encoding="utf-8",
+    )
     result = run("validate", bad)  # the shipped topics file, the default, knows no "nope" either
     assert result.exit_code == EXIT_FAILURE
-    assert "empty text" in result.output and "duplicate id" in result.output and "unknown labels nope" in result.output
+    assert (
+        "empty text" in result.output
+        and "duplicate id" in result.output
+        and "unknown labels nope" in result.output
+    )
 
 
 def test_validate_finds_near_duplicates_across_splits(corpus_file, tmp_path):
@@ -183,11 +219,34 @@ def test_usage_error_exit_code():
 
 def test_train_needs_enough_documents_and_an_existing_test_file(corpus_file, tmp_path):
     tiny = tmp_path / "tiny.jsonl"
-    tiny.write_text('{"id": "1", "text": "a chip plant", "labels": ["chips"], "language": "en"}\n', encoding="utf-8")
-    result = run("train", "--data", tiny, "--out", tmp_path / "m.joblib", "--encoder", "hashing", "--topics", TOPICS_FILE)
+    tiny.write_text(
+        '{"id": "1", "text": "a chip plant", "labels": ["chips"], "language": "en"}\n', encoding="utf-8"
+    )
+    result = run(
+        "train",
+        "--data",
+        tiny,
+        "--out",
+        tmp_path / "m.joblib",
+        "--encoder",
+        "hashing",
+        "--topics",
+        TOPICS_FILE,
+    )
     assert result.exit_code == EXIT_FAILURE and "needs at least" in result.output
-    result = run("train", "--data", corpus_file, "--out", tmp_path / "m.joblib", "--encoder", "hashing",
-                 "--test", tmp_path / "missing.jsonl", "--topics", TOPICS_FILE)
+    result = run(
+        "train",
+        "--data",
+        corpus_file,
+        "--out",
+        tmp_path / "m.joblib",
+        "--encoder",
+        "hashing",
+        "--test",
+        tmp_path / "missing.jsonl",
+        "--topics",
+        TOPICS_FILE,
+    )
     assert result.exit_code == EXIT_FAILURE and "no such file" in result.output
     assert "Traceback" not in result.output
 
@@ -204,7 +263,9 @@ def test_labels_agree_with_the_printed_scores(fitted, monkeypatch):
     model = copy.copy(fitted)
     just_under = fitted.thresholds_ - 4e-6  # prints as the threshold itself
     far_under = fitted.thresholds_ - 0.01
-    monkeypatch.setattr(model, "score_bodies", lambda bodies: np.vstack([just_under, far_under][: len(bodies)]))
+    monkeypatch.setattr(
+        model, "score_bodies", lambda bodies: np.vstack([just_under, far_under][: len(bodies)])
+    )
     records = [Record("a", "Chips and robots.", 1), Record("b", "Funding news.", 2)]
     first, second = label_batch(model, records)
     for name, threshold in zip(fitted.classes_, fitted.thresholds_):

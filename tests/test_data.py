@@ -6,8 +6,8 @@ import codecs
 
 import pytest
 
-from toolkit.io import iter_records, load_dataset, read_text_file
 from toolkit.errors import InputError
+from toolkit.io import iter_records, load_dataset, read_text_file
 
 
 def test_bom_and_utf16_are_decoded(tmp_path):
@@ -53,12 +53,12 @@ def test_jsonl_bad_lines_become_error_records(tmp_path):
     path.write_bytes(
         b'{"id": "a", "text": "fine"}\n'
         b'{"id": "b", "text": \n'
-        b'[1, 2]\n'
+        b"[1, 2]\n"
         b'{"text": "no id"}\n'
         b'{"id": "c", "text": 5}\n'
         b'{"id": "a", "text": "again"}\n'
         b'{"id": "d", "text": "bad \xff byte"}\n'
-        b'\n'
+        b"\n"
         b'{"id": "e", "text": "last"}\n'
     )
     records = list(iter_records(path))
@@ -92,12 +92,16 @@ def test_csv_missing_column_is_one_error(tmp_path):
 def test_custom_field_names(tmp_path):
     path = tmp_path / "in.csv"
     path.write_text("key,body\nk1,hello\n", encoding="utf-8")
-    assert [(r.id, r.text) for r in iter_records(path, id_field="key", text_field="body")] == [("k1", "hello")]
+    assert [(r.id, r.text) for r in iter_records(path, id_field="key", text_field="body")] == [
+        ("k1", "hello")
+    ]
 
 
 def test_load_dataset_accepts_csv_labels(tmp_path):
     path = tmp_path / "d.csv"
-    path.write_text('id,text,labels,language\n1,"some text","funding,chips",en\n2,"other",,en\n', encoding="utf-8")
+    path.write_text(
+        'id,text,labels,language\n1,"some text","funding,chips",en\n2,"other",,en\n', encoding="utf-8"
+    )
     docs, problems = load_dataset(path)
     assert problems == []
     assert docs[0].labels == ["funding", "chips"] and docs[1].labels == []
@@ -105,8 +109,10 @@ def test_load_dataset_accepts_csv_labels(tmp_path):
 
 def test_dataset_records_need_an_explicit_labels_field(tmp_path):
     path = tmp_path / "d.jsonl"
-    path.write_text('{"id": "1", "text": "a", "label": ["chips"]}\n{"id": "2", "text": "b", "labels": []}\n',
-                    encoding="utf-8")
+    path.write_text(
+        '{"id": "1", "text": "a", "label": ["chips"]}\n{"id": "2", "text": "b", "labels": []}\n',
+        encoding="utf-8",
+    )
     docs, problems = load_dataset(path)
     assert [d.id for d in docs] == ["2"]
     assert "missing 'labels'" in problems[0]

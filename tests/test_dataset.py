@@ -80,7 +80,11 @@ def test_no_seed_sentence_is_copied():
     seed_grams = set()
     for path in SHARED_SEEDS.glob("*.txt"):
         seed_grams |= _eight_grams(path.read_text(encoding="utf-8"))
-    ours = [p for p in (ROOT / "datasets").rglob("*") if p.is_file() and p.suffix in (".jsonl", ".txt", ".toml", ".md")]
+    ours = [
+        p
+        for p in (ROOT / "datasets").rglob("*")
+        if p.is_file() and p.suffix in (".jsonl", ".txt", ".toml", ".md")
+    ]
     ours += [p for p in (ROOT / "seeds").rglob("*") if p.is_file()]
     for path in ours:
         shared = _eight_grams(path.read_text(encoding="utf-8")) & seed_grams

@@ -40,18 +40,26 @@ def test_this_machine_passes_the_processor_check():
 
 
 def test_embeddings_are_unit_rows_that_tell_topics_apart(encoder):
-    rows = encoder.encode([
-        "Samsung begins mass production of HBM4 memory chips for AI accelerators.",
-        "SK hynix ships high-bandwidth memory for Nvidia's newest GPUs.",
-        "The city council approved a new budget for public parks.",
-    ])
+    rows = encoder.encode(
+        [
+            "Samsung begins mass production of HBM4 memory chips for AI accelerators.",
+            "SK hynix ships high-bandwidth memory for Nvidia's newest GPUs.",
+            "The city council approved a new budget for public parks.",
+        ]
+    )
     assert rows.shape == (3, 384) and rows.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(rows, axis=1), 1.0, atol=1e-4)
     assert rows[0] @ rows[1] > rows[0] @ rows[2]
 
 
 def test_a_nul_byte_does_not_cut_the_text(encoder):
-    cut, whole, spaced = encoder.encode(["Nvidia", "Nvidia\x00 unveils a humanoid robot platform", "Nvidia  unveils a humanoid robot platform"])
+    cut, whole, spaced = encoder.encode(
+        [
+            "Nvidia",
+            "Nvidia\x00 unveils a humanoid robot platform",
+            "Nvidia  unveils a humanoid robot platform",
+        ]
+    )
     np.testing.assert_allclose(whole, spaced, atol=1e-6)
     assert not np.allclose(whole, cut, atol=1e-3)
 
@@ -74,7 +82,9 @@ def test_the_encoder_pickles_without_its_engine(encoder):
 
     encoder.encode(["warm up"])
     again = pickle.loads(pickle.dumps(encoder))
-    np.testing.assert_allclose(again.encode(["Robotaxis in Wuhan"]), encoder.encode(["Robotaxis in Wuhan"]), atol=1e-6)
+    np.testing.assert_allclose(
+        again.encode(["Robotaxis in Wuhan"]), encoder.encode(["Robotaxis in Wuhan"]), atol=1e-6
+    )
 
 
 @pytest.mark.slow

@@ -11,9 +11,18 @@ from tests.conftest import ROOT
 from toolkit.encoders.static import StaticEncoder, _ChunkTokenizer
 
 EDGE_CASES = [
-    "", " ", "a  b\t\tc\n\nd", "naïve café ÉCOLE", "x\u0301y z \u0301w", "tab\tsep\u00a0nbsp\u3000ideographic",
-    "中文字符测试 and 日本語のテキスト", "a" * 150 + " b", "emoji 🙂 glued🙂text", "\x1ccontrol\x1dchars\x85next",
-    "عاجل: أسعار الذهب اليوم", "S&P 500 (NYSE:NVDA) -2.3%",
+    "",
+    " ",
+    "a  b\t\tc\n\nd",
+    "naïve café ÉCOLE",
+    "x\u0301y z \u0301w",
+    "tab\tsep\u00a0nbsp\u3000ideographic",
+    "中文字符测试 and 日本語のテキスト",
+    "a" * 150 + " b",
+    "emoji 🙂 glued🙂text",
+    "\x1ccontrol\x1dchars\x85next",
+    "عاجل: أسعار الذهب اليوم",
+    "S&P 500 (NYSE:NVDA) -2.3%",
 ]
 
 
@@ -43,8 +52,12 @@ def test_chunk_cache_gives_the_tokenizers_own_ids(encoder, texts):
 def test_full_cache_starts_afresh(encoder, texts):
     tokenizer = encoder._load().tokenizer
     chunks = _ChunkTokenizer(tokenizer, limit=5)
-    expected = [encoding.ids for encoding in tokenizer.encode_batch_fast(
-        ["the cat", "the dog sat on the mat", "a new cat and the dog"], add_special_tokens=False)]
+    expected = [
+        encoding.ids
+        for encoding in tokenizer.encode_batch_fast(
+            ["the cat", "the dog sat on the mat", "a new cat and the dog"], add_special_tokens=False
+        )
+    ]
     # each call mixes remembered chunks with new ones past the limit
     for text, ids in zip(["the cat", "the dog sat on the mat", "a new cat and the dog"], expected):
         flat, _ = chunks.ids([text])
@@ -52,7 +65,9 @@ def test_full_cache_starts_afresh(encoder, texts):
         assert len(chunks._known) <= max(5, len(set(text.split())) + 1)
     flat, lengths = chunks.ids(texts[:5])
     rows = np.split(flat, np.cumsum(lengths)[:-1])
-    assert [row.tolist() for row in rows] == [e.ids for e in tokenizer.encode_batch_fast(texts[:5], add_special_tokens=False)]
+    assert [row.tolist() for row in rows] == [
+        e.ids for e in tokenizer.encode_batch_fast(texts[:5], add_special_tokens=False)
+    ]
 
 
 def test_long_chunks_are_not_remembered(encoder):

@@ -73,8 +73,18 @@ def _corpus_samples() -> list[str]:
     from toolkit.language import _sample
 
     texts = [json.loads(line)["text"] for line in (ROOT / "datasets" / "test.jsonl").open(encoding="utf-8")]
-    samples = [_sample(text) for text in texts] + [text[len(text) // 3 : len(text) // 3 + 40] for text in texts]
-    return samples + ["", " ", "AI", "GPU FAB EXPANSION SLOWS", "١٢٣", "\ud800 lone surrogate", "\x00\x00 zero bytes"]
+    samples = [_sample(text) for text in texts] + [
+        text[len(text) // 3 : len(text) // 3 + 40] for text in texts
+    ]
+    return samples + [
+        "",
+        " ",
+        "AI",
+        "GPU FAB EXPANSION SLOWS",
+        "١٢٣",
+        "\ud800 lone surrogate",
+        "\x00\x00 zero bytes",
+    ]
 
 
 def test_batch_detector_gives_py3langids_answers():

@@ -10,7 +10,6 @@ import pytest
 
 from toolkit import TopicClassifier
 from toolkit.errors import ModelError
-from toolkit.classifier import TopicClassifier
 from toolkit.persistence import FORMAT_VERSION, read_state
 
 load_model = TopicClassifier.load

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from toolkit.encoders.transformer import SentenceTransformerEncoder, default_model_path as encoder_path
+from toolkit.encoders.transformer import SentenceTransformerEncoder
+from toolkit.encoders.transformer import default_model_path as encoder_path
 
 pytestmark = pytest.mark.slow
 
@@ -43,8 +44,12 @@ def test_transformer_tier_trains_and_predicts(tmp_path):
     from toolkit import TopicClassifier
 
     docs = make_corpus(40)
-    model = TopicClassifier(encoder="all-MiniLM-L6-v2", cv=2).fit([d["text"] for d in docs], [d["labels"] for d in docs])
+    model = TopicClassifier(encoder="all-MiniLM-L6-v2", cv=2).fit(
+        [d["text"] for d in docs], [d["labels"] for d in docs]
+    )
     assert model.encoder_identity_["kind"] == "sentence-transformers"
     model.save(tmp_path / "m.joblib")
     again = TopicClassifier.load(tmp_path / "m.joblib")
-    np.testing.assert_allclose(again.predict_proba([docs[0]["text"]]), model.predict_proba([docs[0]["text"]]), rtol=1e-5)
+    np.testing.assert_allclose(
+        again.predict_proba([docs[0]["text"]]), model.predict_proba([docs[0]["text"]]), rtol=1e-5
+    )

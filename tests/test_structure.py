@@ -33,7 +33,9 @@ def _imports(path: Path, name: str) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                base = ".".join(package.split(".")[: len(package.split(".")) - node.level + 1] + [base]).strip(".")
+                base = ".".join(
+                    package.split(".")[: len(package.split(".")) - node.level + 1] + [base]
+                ).strip(".")
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)
     return {module for module in found if module == "toolkit" or module.startswith("toolkit.")}
@@ -41,7 +43,10 @@ def _imports(path: Path, name: str) -> set[str]:
 
 def _graph() -> dict[str, set[str]]:
     modules = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
-    return {name: {m for m in _imports(path, name) if m in modules and m != name} for name, path in modules.items()}
+    return {
+        name: {m for m in _imports(path, name) if m in modules and m != name}
+        for name, path in modules.items()
+    }
 
 
 def test_no_import_cycle_inside_the_package():
@@ -57,7 +62,7 @@ def test_no_import_cycle_inside_the_package():
             if nxt == "toolkit" or (node.startswith(nxt + ".") and nxt != node):
                 continue  # a module importing its own package's __init__ re-exports is not a cycle of concepts
             if state.get(nxt) == 1:
-                raise AssertionError("import cycle: " + " -> ".join(stack[stack.index(nxt):] + [nxt]))
+                raise AssertionError("import cycle: " + " -> ".join(stack[stack.index(nxt) :] + [nxt]))
             if nxt not in state:
                 visit(nxt)
         stack.pop()

@@ -31,7 +31,7 @@ def cache_dir() -> Path | None:
     return Path(setting) if setting else _DEFAULT_CACHE_DIR
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def source_hash(module: str) -> str:
     """A short hash of a toolkit module's source: cached values go stale when the code that made them changes.
 
@@ -70,7 +70,9 @@ class Store:
             for start in range(0, len(keys), _CHUNK):
                 chunk = keys[start : start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
-                for key, value in connection.execute(f"SELECT key, value FROM items WHERE key IN ({marks})", chunk):
+                for key, value in connection.execute(
+                    f"SELECT key, value FROM items WHERE key IN ({marks})", chunk
+                ):
                     found[bytes(key)] = bytes(value)
         return found
 
@@ -80,8 +82,13 @@ class Store:
             connection.executemany("INSERT OR REPLACE INTO items VALUES (?, ?)", list(items.items()))
 
 
-def cached_map(texts: list[str], namespace: str, compute: Callable[[list[str]], list],
-               encode: Callable[[object], bytes], decode: Callable[[bytes], object]) -> list:
+def cached_map(
+    texts: list[str],
+    namespace: str,
+    compute: Callable[[list[str]], list],
+    encode: Callable[[object], bytes],
+    decode: Callable[[bytes], object],
+) -> list:
     """``compute(texts)``, reading back values cached under ``namespace`` and computing only the rest."""
     folder = cache_dir()
     if folder is None or not texts:
@@ -120,7 +127,8 @@ class CachedEncoder:
         """Embed ``texts``, computing only those missing from the cache."""
         settings = getattr(self.encoder, "cache_settings", "")
         rows = cached_map(
-            texts, f"embeddings-{self.encoder.fingerprint()}-{source_hash(type(self.encoder).__module__)}{settings}",
+            texts,
+            f"embeddings-{self.encoder.fingerprint()}-{source_hash(type(self.encoder).__module__)}{settings}",
             lambda missing: list(self.encoder.encode(missing)),
             lambda vector: np.asarray(vector, dtype=np.float32).tobytes(),
             lambda blob: np.frombuffer(blob, dtype=np.float32),

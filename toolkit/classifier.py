@@ -21,7 +21,6 @@ from pathlib import Path
 
 import numpy as np
 from scipy import sparse
-
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
@@ -52,15 +51,18 @@ class _Features:
     owners: np.ndarray
     multi: np.ndarray
 
-    def rows(self, docs: np.ndarray) -> "_Features":
+    def rows(self, docs: np.ndarray) -> _Features:
         """The features of a subset of documents (and of their units)."""
         keep = np.isin(self.owners, docs)
         position = np.full(len(self.multi), -1)
         position[docs] = np.arange(len(docs))
         return _Features(
-            self.doc_embeddings[docs], None if self.doc_counts is None else self.doc_counts[docs],
-            self.unit_embeddings[keep], None if self.unit_counts is None else self.unit_counts[keep],
-            position[self.owners[keep]], self.multi[docs],
+            self.doc_embeddings[docs],
+            None if self.doc_counts is None else self.doc_counts[docs],
+            self.unit_embeddings[keep],
+            None if self.unit_counts is None else self.unit_counts[keep],
+            position[self.owners[keep]],
+            self.multi[docs],
         )
 
 
@@ -97,8 +99,9 @@ class TopicClassifier(BaseEstimator):
 
     # ---- fitting -----------------------------------------------------------------------------
 
-    def fit(self, texts: Sequence[str], labels: Sequence[Sequence[str]],
-            groups: Sequence[str] | None = None) -> "TopicClassifier":
+    def fit(
+        self, texts: Sequence[str], labels: Sequence[Sequence[str]], groups: Sequence[str] | None = None
+    ) -> TopicClassifier:
         """Learn heads, the paragraph weight and per-label thresholds; ``labels`` holds label names per text.
 
         ``groups`` (one value per text, e.g. source story and language) keeps
@@ -114,14 +117,19 @@ class TopicClassifier(BaseEstimator):
         self._groups = None if groups is None else [str(group) for group in groups]
         self.classes_ = np.asarray(self._label_names(labels))
         y = self._binarize(labels)
-        self.encoder_ = resolve_encoder(self.encoder) if self.encoder is None or isinstance(self.encoder, str) else self.encoder
+        self.encoder_ = (
+            resolve_encoder(self.encoder)
+            if self.encoder is None or isinstance(self.encoder, str)
+            else self.encoder
+        )
         bodies = clean_bodies(texts) if self.clean else [str(text) for text in texts]
         training_encoder = with_cache(self.encoder_)
         self.chars_ = CharNgrams() if "chars" in self.features else None
         features = self._featurize(bodies, training_encoder, training=True)
         doc_proba, unit_max = self._cross_val_proba(features, y)
         self.paragraph_weight_, self.thresholds_, self.cv_scores_, self.cv_predictions_ = self._tune(
-            doc_proba, unit_max, features.multi, y)
+            doc_proba, unit_max, features.multi, y
+        )
         if self.chars_ is not None:
             self.chars_.fit_counts(features.doc_counts)
         self.coef_, self.intercept_ = self._fit_heads(features, self.chars_, y)
@@ -206,9 +214,14 @@ class TopicClassifier(BaseEstimator):
         by_key = dict(zip(keys, range(y.shape[1])))
         width = design.shape[1]
         heads = cached_map(
-            keys, f"heads-{source_hash('classifier')}", lambda missing: [self._fit_head(design, y[:, by_key[key]]) for key in missing],
+            keys,
+            f"heads-{source_hash('classifier')}",
+            lambda missing: [self._fit_head(design, y[:, by_key[key]]) for key in missing],
             lambda head: np.asarray(head[0], dtype=np.float32).tobytes() + np.float64(head[1]).tobytes(),
-            lambda blob: (np.frombuffer(blob[: width * 4], dtype=np.float32), float(np.frombuffer(blob[width * 4 :])[0])),
+            lambda blob: (
+                np.frombuffer(blob[: width * 4], dtype=np.float32),
+                float(np.frombuffer(blob[width * 4 :])[0]),
+            ),
         )
         return np.vstack([coef for coef, _ in heads]), np.asarray([b for _, b in heads], dtype=np.float32)
 
@@ -220,7 +233,9 @@ class TopicClassifier(BaseEstimator):
         parts = (design.data, design.indices, design.indptr) if sparse.issparse(design) else (design,)
         for part in parts:
             digest.update(memoryview(np.ascontiguousarray(part)).cast("B"))
-        digest.update(repr((design.shape, str(design.dtype), self.C, self.seed, version("scikit-learn"))).encode())
+        digest.update(
+            repr((design.shape, str(design.dtype), self.C, self.seed, version("scikit-learn"))).encode()
+        )
         return digest.hexdigest()
 
     def _fit_head(self, design, target: np.ndarray) -> tuple[np.ndarray, float]:
@@ -229,8 +244,12 @@ class TopicClassifier(BaseEstimator):
         if target.min() == target.max():
             return np.zeros(design.shape[1], dtype=np.float32), (10.0 if target[0] else -10.0)
         head = LogisticRegression(
-            C=self.C, class_weight="balanced", solver="liblinear", dual=design.shape[1] > design.shape[0],
-            max_iter=1000, random_state=self.seed,
+            C=self.C,
+            class_weight="balanced",
+            solver="liblinear",
+            dual=design.shape[1] > design.shape[0],
+            max_iter=1000,
+            random_state=self.seed,
         )
         head.fit(design, target)
         return head.coef_[0].astype(np.float32), float(head.intercept_[0])
@@ -242,13 +261,19 @@ class TopicClassifier(BaseEstimator):
         if features.multi.any():
             many = features.multi[features.owners]
             if many.any():
-                values = self._decision(features.unit_embeddings[many],
-                                        None if features.unit_counts is None else features.unit_counts[many],
-                                        chars, coef, intercept)
+                values = self._decision(
+                    features.unit_embeddings[many],
+                    None if features.unit_counts is None else features.unit_counts[many],
+                    chars,
+                    coef,
+                    intercept,
+                )
                 np.maximum.at(unit_max, features.owners[many], _sigmoid(values))
         return doc, unit_max
 
-    def _decision(self, embeddings: np.ndarray, counts, chars: CharNgrams | None, coef, intercept) -> np.ndarray:
+    def _decision(
+        self, embeddings: np.ndarray, counts, chars: CharNgrams | None, coef, intercept
+    ) -> np.ndarray:
         """The heads' decision values on :meth:`_design`'s matrix, block by block (no sparse stacking)."""
         dim = embeddings.shape[1]
         values = np.repeat(intercept[None, :].astype(np.float64), embeddings.shape[0], axis=0)
@@ -264,8 +289,13 @@ class TopicClassifier(BaseEstimator):
         unit_max = np.zeros(y.shape, dtype=np.float64)
         for train, test in _folds(len(y), self.cv, self.seed, self._groups):
             train_features, test_features = features.rows(train), features.rows(test)
-            chars = CharNgrams(self.chars_.n_features, self.chars_.ngram_range).fit_counts(
-                train_features.doc_counts) if self.chars_ is not None else None
+            chars = (
+                CharNgrams(self.chars_.n_features, self.chars_.ngram_range).fit_counts(
+                    train_features.doc_counts
+                )
+                if self.chars_ is not None
+                else None
+            )
             coef, intercept = self._fit_heads(train_features, chars, y[train])
             doc[test], unit_max[test] = self._scores(test_features, chars, coef, intercept)
         return doc, unit_max
@@ -276,7 +306,9 @@ class TopicClassifier(BaseEstimator):
         best = None
         for weight in weights:
             pooled = _pool(doc, unit_max, multi, weight)
-            thresholds, scores, honest = _tune_thresholds(pooled, y, self.classes_, self.cv, self.seed, self._groups)
+            thresholds, scores, honest = _tune_thresholds(
+                pooled, y, self.classes_, self.cv, self.seed, self._groups
+            )
             if best is None or scores["macro"]["f1"] > best[2]["macro"]["f1"] + 1e-9:
                 best = (weight, thresholds, scores, honest)
         weight, thresholds, scores, honest = best
@@ -287,7 +319,9 @@ class TopicClassifier(BaseEstimator):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
-            raise NotFittedError("this TopicClassifier is not fitted yet: call fit() or TopicClassifier.load()")
+            raise NotFittedError(
+                "this TopicClassifier is not fitted yet: call fit() or TopicClassifier.load()"
+            )
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Return an ``(n, n_labels)`` array of per-label probabilities, columns in ``classes_`` order."""
@@ -330,9 +364,13 @@ class TopicClassifier(BaseEstimator):
             "intercept": np.asarray(self.intercept_, dtype=np.float32),
             "chars": self.chars_.state() if self.chars_ is not None else None,
             "params": {
-                "features": self.features, "C": float(self.C), "char_weight": float(self.char_weight),
+                "features": self.features,
+                "C": float(self.C),
+                "char_weight": float(self.char_weight),
                 "paragraph_weight": float(self.paragraph_weight_),
-                "cv": int(self.cv), "seed": int(self.seed), "clean": bool(self.clean),
+                "cv": int(self.cv),
+                "seed": int(self.seed),
+                "clean": bool(self.clean),
             },
             "encoder": dict(self.encoder_identity_),
             "training": dict(self.training_),
@@ -340,7 +378,7 @@ class TopicClassifier(BaseEstimator):
         }
 
     @classmethod
-    def from_state(cls, state: dict, source: str = "model") -> "TopicClassifier":
+    def from_state(cls, state: dict, source: str = "model") -> TopicClassifier:
         """Rebuild a fitted model from :meth:`to_state`'s dict; ``source`` names it in errors.
 
         The encoder is resolved by the name recorded in the state and checked
@@ -351,8 +389,14 @@ class TopicClassifier(BaseEstimator):
         topics = Taxonomy(tuple(Topic(name, descriptions.get(name, "")) for name in state["classes"]))
         identity = dict(state["encoder"])
         model = cls(
-            encoder=identity["name"], topics=topics, features=params["features"], C=params["C"],
-            char_weight=params["char_weight"], cv=params["cv"], seed=params["seed"], clean=params["clean"],
+            encoder=identity["name"],
+            topics=topics,
+            features=params["features"],
+            C=params["C"],
+            char_weight=params["char_weight"],
+            cv=params["cv"],
+            seed=params["seed"],
+            clean=params["clean"],
         )
         model.paragraph_weight_ = float(params.get("paragraph_weight", 0.0))
         model.classes_ = np.asarray(state["classes"])
@@ -387,7 +431,7 @@ class TopicClassifier(BaseEstimator):
         return save_state(self.to_state(), path)
 
     @classmethod
-    def load(cls, path: str | Path) -> "TopicClassifier":
+    def load(cls, path: str | Path) -> TopicClassifier:
         """Read a model written by :meth:`save`; refuses files holding anything but plain data."""
         from toolkit.errors import ModelError
         from toolkit.persistence import check_versions, read_state
@@ -416,27 +460,35 @@ def _pool(doc: np.ndarray, unit_max: np.ndarray, multi: np.ndarray, weight: floa
 def clean_bodies(texts: Sequence[str]) -> list[str]:
     """The cleaned body of each text (the text itself when cleaning leaves nothing), via the training cache."""
     return cached_map(
-        [str(text) for text in texts], f"bodies-{source_hash('cleaning')}",
+        [str(text) for text in texts],
+        f"bodies-{source_hash('cleaning')}",
         lambda batch: [prepare(text)[0].body for text in batch],
-        lambda body: body.encode("utf-8", "surrogatepass"), lambda blob: blob.decode("utf-8", "surrogatepass"),
+        lambda body: body.encode("utf-8", "surrogatepass"),
+        lambda blob: blob.decode("utf-8", "surrogatepass"),
     )
 
 
 def _cached_counts(texts: list[str], chars: CharNgrams) -> sparse.csr_matrix:
     """Character n-gram counts of ``texts`` (CSR), read from the training cache where possible."""
-    namespace = f"chars-{source_hash('features')}-{chars.n_features}-{chars.ngram_range[0]}-{chars.ngram_range[1]}"
+    namespace = (
+        f"chars-{source_hash('features')}-{chars.n_features}-{chars.ngram_range[0]}-{chars.ngram_range[1]}"
+    )
 
     def compute(batch: list[str]) -> list:
         matrix = chars.counts(batch)
-        return [(matrix.indices[start:end], matrix.data[start:end])
-                for start, end in zip(matrix.indptr[:-1], matrix.indptr[1:])]
+        return [
+            (matrix.indices[start:end], matrix.data[start:end])
+            for start, end in zip(matrix.indptr[:-1], matrix.indptr[1:])
+        ]
 
     def encode(row) -> bytes:
         return np.asarray(row[0], dtype=np.int32).tobytes() + np.asarray(row[1], dtype=np.float32).tobytes()
 
     def decode(blob: bytes):
         half = len(blob) // 8
-        return np.frombuffer(blob, dtype=np.int32, count=half), np.frombuffer(blob, dtype=np.float32, offset=half * 4)
+        return np.frombuffer(blob, dtype=np.int32, count=half), np.frombuffer(
+            blob, dtype=np.float32, offset=half * 4
+        )
 
     rows = cached_map(texts, namespace, compute, encode, decode)
     if not rows:
@@ -444,7 +496,11 @@ def _cached_counts(texts: list[str], chars: CharNgrams) -> sparse.csr_matrix:
     indptr = np.zeros(len(rows) + 1, dtype=np.int64)
     np.cumsum([len(indices) for indices, _ in rows], out=indptr[1:])
     return sparse.csr_matrix(
-        (np.concatenate([data for _, data in rows]), np.concatenate([indices for indices, _ in rows]), indptr),
+        (
+            np.concatenate([data for _, data in rows]),
+            np.concatenate([indices for indices, _ in rows]),
+            indptr,
+        ),
         shape=(len(rows), chars.n_features),
     )
 
@@ -467,7 +523,9 @@ def _sigmoid(values: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-np.clip(values, -40, 40)))
 
 
-def _folds(n: int, k: int, seed: int, groups: Sequence[str] | None = None) -> list[tuple[np.ndarray, np.ndarray]]:
+def _folds(
+    n: int, k: int, seed: int, groups: Sequence[str] | None = None
+) -> list[tuple[np.ndarray, np.ndarray]]:
     """Seeded shuffled k-fold indices (k capped by n); with ``groups``, a group's members share a fold.
 
     Groups are shuffled, then dealt largest first to the fold that holds the
@@ -509,8 +567,14 @@ def _f1_per_threshold(scores: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return np.divide(2 * tp, denominator, out=np.zeros_like(tp), where=tp > 0)
 
 
-def _tune_thresholds(oof: np.ndarray, y: np.ndarray, classes: np.ndarray, k: int, seed: int,
-                     groups: Sequence[str] | None = None):
+def _tune_thresholds(
+    oof: np.ndarray,
+    y: np.ndarray,
+    classes: np.ndarray,
+    k: int,
+    seed: int,
+    groups: Sequence[str] | None = None,
+):
     """Tune thresholds on all out-of-fold scores; report honest scores with fold-held-out thresholds."""
     thresholds = np.array([_best_threshold(oof[:, j], y[:, j]) for j in range(y.shape[1])], dtype=np.float64)
     honest = np.zeros(y.shape, dtype=bool)

@@ -14,7 +14,6 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -37,7 +36,10 @@ app = typer.Typer(
 )
 
 ModelOption = typer.Option(
-    None, "--model", "-m", envvar="TOOLKIT_MODEL",
+    None,
+    "--model",
+    "-m",
+    envvar="TOOLKIT_MODEL",
     help="Model file (default: $TOOLKIT_MODEL, else models/default.joblib).",
 )
 
@@ -75,13 +77,13 @@ def default_model_path() -> Path:
     return _REPO_ROOT / "models" / _DEFAULT_MODEL_NAME
 
 
-def _load(model: Optional[Path]):
+def _load(model: Path | None):
     from toolkit.classifier import TopicClassifier
 
     return TopicClassifier.load(model or default_model_path())
 
 
-def _default_data(path: Optional[Path], fallback: Path) -> Path:
+def _default_data(path: Path | None, fallback: Path) -> Path:
     if path is not None:
         return path
     return fallback if fallback.exists() else _REPO_ROOT / fallback
@@ -90,17 +92,29 @@ def _default_data(path: Optional[Path], fallback: Path) -> Path:
 @app.command()
 @_handle_errors
 def train(
-    data: Optional[Path] = typer.Option(None, "--data", help="Labelled JSONL/CSV (default datasets/train.jsonl)."),
-    out: Path = typer.Option(Path("models") / _DEFAULT_MODEL_NAME, "--out", "-o", help="Where to write the model."),
-    encoder: Optional[str] = typer.Option(
-        None, "--encoder", help="static-minilm (default, models/static-minilm), all-MiniLM-L6-v2 (the transformer "
-        "tier), any sentence-transformers name or path, a model2vec folder, or 'hashing' (tests)."),
-    topics: Optional[Path] = typer.Option(None, "--topics", help="Topics file (default seeds/topics.toml)."),
-    features: str = typer.Option("embedding+chars", "--features", help="embedding, chars or embedding+chars."),
+    data: Path | None = typer.Option(
+        None, "--data", help="Labelled JSONL/CSV (default datasets/train.jsonl)."
+    ),
+    out: Path = typer.Option(
+        Path("models") / _DEFAULT_MODEL_NAME, "--out", "-o", help="Where to write the model."
+    ),
+    encoder: str | None = typer.Option(
+        None,
+        "--encoder",
+        help="static-minilm (default, models/static-minilm), all-MiniLM-L6-v2 (the transformer "
+        "tier), any sentence-transformers name or path, a model2vec folder, or 'hashing' (tests).",
+    ),
+    topics: Path | None = typer.Option(None, "--topics", help="Topics file (default seeds/topics.toml)."),
+    features: str = typer.Option(
+        "embedding+chars", "--features", help="embedding, chars or embedding+chars."
+    ),
     seed: int = typer.Option(0, "--seed", help="Seed for folds and solvers: same data and seed, same model."),
     cv: int = typer.Option(5, "--cv", min=2, help="Cross-validation folds for thresholds and scores."),
-    test: Optional[Path] = typer.Option(
-        None, "--test", help="Held-out split to check for near-duplicates (default datasets/test.jsonl if present)."),
+    test: Path | None = typer.Option(
+        None,
+        "--test",
+        help="Held-out split to check for near-duplicates (default datasets/test.jsonl if present).",
+    ),
 ):
     """Train a model, print cross-validated per-label scores, and save it.
 
@@ -119,16 +133,18 @@ def train(
     groups = [doc.story or doc.id for doc in docs] if any(doc.story for doc in docs) else None
     model.fit([doc.text for doc in docs], [doc.labels for doc in docs], groups=groups)
     model.save(out)
-    typer.echo(format_table(model.cv_scores_, f"cross-validated scores ({cv} folds, thresholds tuned out of fold)"))
+    typer.echo(
+        format_table(model.cv_scores_, f"cross-validated scores ({cv} folds, thresholds tuned out of fold)")
+    )
     thresholds = ", ".join(f"{n}={t:.2f}" for n, t in zip(model.classes_, model.thresholds_))
     typer.echo(f"thresholds: {thresholds}")
     typer.echo(f"saved model to {out} ({time.perf_counter() - started:.1f} s)")
 
 
-def _validated(data: Path, taxonomy, test: Optional[Path], folds: int):
+def _validated(data: Path, taxonomy, test: Path | None, folds: int):
     """The training documents, after the checks of `toolkit validate` (split overlap included)."""
-    from toolkit.io import load_dataset
     from toolkit.errors import DataValidationError
+    from toolkit.io import load_dataset
     from toolkit.validation import validate
 
     docs, problems = load_dataset(data)
@@ -140,7 +156,9 @@ def _validated(data: Path, taxonomy, test: Optional[Path], folds: int):
     if test is not None:
         test_docs, test_problems = load_dataset(test)
         if test_problems:
-            raise DataValidationError(f"{len(test_problems)} bad records in {test}, first: {test_problems[0]}")
+            raise DataValidationError(
+                f"{len(test_problems)} bad records in {test}, first: {test_problems[0]}"
+            )
     report = validate(docs, taxonomy, test_docs, detect=False)
     if not report.ok:
         raise DataValidationError(
@@ -149,7 +167,8 @@ def _validated(data: Path, taxonomy, test: Optional[Path], folds: int):
         )
     if len(docs) < max(folds, 2):
         raise DataValidationError(
-            f"{data} holds {len(docs)} documents; training needs at least {max(folds, 2)} (one per CV fold)")
+            f"{data} holds {len(docs)} documents; training needs at least {max(folds, 2)} (one per CV fold)"
+        )
     return docs
 
 
@@ -157,8 +176,10 @@ def _validated(data: Path, taxonomy, test: Optional[Path], folds: int):
 @_handle_errors
 def validate(
     data: Path = typer.Argument(..., help="Labelled JSONL/CSV dataset."),
-    test: Optional[Path] = typer.Option(None, "--test", help="Test split: also check near-duplicates across splits."),
-    topics: Optional[Path] = typer.Option(None, "--topics", help="Topics file (default seeds/topics.toml)."),
+    test: Path | None = typer.Option(
+        None, "--test", help="Test split: also check near-duplicates across splits."
+    ),
+    topics: Path | None = typer.Option(None, "--topics", help="Topics file (default seeds/topics.toml)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ):
     """Check a dataset before training: labels, empty/duplicate texts, split overlap, languages, counts.
@@ -178,8 +199,18 @@ def validate(
     report = run_validation(docs, load_taxonomy(topics), test_docs)
     report.errors = problems + report.errors
     if as_json:
-        typer.echo(json.dumps({"ok": report.ok, "errors": report.errors, "warnings": report.warnings,
-                               "counts": report.counts}, ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "ok": report.ok,
+                    "errors": report.errors,
+                    "warnings": report.warnings,
+                    "counts": report.counts,
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
     else:
         typer.echo(format_report(report))
     if not report.ok:
@@ -190,8 +221,10 @@ def validate(
 @_handle_errors
 def classify(
     files: list[Path] = typer.Argument(..., help="Article text files ('-' for stdin)."),
-    model: Optional[Path] = ModelOption,
-    as_json: bool = typer.Option(False, "--json", help="One JSON object per file (the label output contract)."),
+    model: Path | None = ModelOption,
+    as_json: bool = typer.Option(
+        False, "--json", help="One JSON object per file (the label output contract)."
+    ),
 ):
     """Label article files: language, and every topic's score and whether it passed its threshold.
 
@@ -222,7 +255,10 @@ def _format_classification(out: dict, model) -> str:
     if out["status"] != "ok":
         return f"{out['id']}: error: {out['error']}"
     wrapper = out["wrapper_language"]
-    lines = [f"{out['id']}: language {out['language']}" + (f" (site chrome: {wrapper})" if wrapper != out["language"] else "")]
+    lines = [
+        f"{out['id']}: language {out['language']}"
+        + (f" (site chrome: {wrapper})" if wrapper != out["language"] else "")
+    ]
     for name, threshold in zip(model.classes_, model.thresholds_):
         score = out["scores"][str(name)]
         mark = "yes" if str(name) in out["labels"] else "no"
@@ -235,15 +271,22 @@ def _format_classification(out: dict, model) -> str:
 @_handle_errors
 def label(
     input: str = typer.Argument(..., help="JSONL or CSV file with id and text fields, or '-' for stdin."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write JSONL here instead of stdout."),
-    model: Optional[Path] = ModelOption,
-    fmt: Optional[str] = typer.Option(None, "--format", help="jsonl or csv (default: from suffix or content)."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write JSONL here instead of stdout."),
+    model: Path | None = ModelOption,
+    fmt: str | None = typer.Option(
+        None, "--format", help="jsonl or csv (default: from suffix or content)."
+    ),
     id_field: str = typer.Option("id", "--id-field", help="Name of the id field/column."),
     text_field: str = typer.Option("text", "--text-field", help="Name of the text field/column."),
-    batch_size: int = typer.Option(64, "--batch-size", min=1, help="Records cleaned, embedded and written together."),
+    batch_size: int = typer.Option(
+        64, "--batch-size", min=1, help="Records cleaned, embedded and written together."
+    ),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes labelling batches in parallel."),
-    resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run: keep OUTPUT's whole records, "
-                                "label only the rest."),
+    resume: bool = typer.Option(
+        False,
+        "--resume",
+        help="Continue an interrupted run: keep OUTPUT's whole records, label only the rest.",
+    ),
 ):
     """Label a batch: one JSON line out per record in, in input order; bad records become error records.
 
@@ -251,7 +294,6 @@ def label(
     leaves only whole records behind, and --resume finishes it.
 
     Examples:
-
       toolkit label articles.jsonl --output labelled.jsonl
 
       toolkit label articles.jsonl --output labelled.jsonl --resume --workers 2
@@ -265,8 +307,18 @@ def label(
     job = LabelJob()
     try:
         counts = label_file(
-            loaded, input, output, fmt=fmt, id_field=id_field, text_field=text_field, batch_size=batch_size,
-            workers=workers, resume=resume, job=job, on_progress=progress.update, stdout=sys.stdout,
+            loaded,
+            input,
+            output,
+            fmt=fmt,
+            id_field=id_field,
+            text_field=text_field,
+            batch_size=batch_size,
+            workers=workers,
+            resume=resume,
+            job=job,
+            on_progress=progress.update,
+            stdout=sys.stdout,
         )
     except KeyboardInterrupt:
         progress.close()
@@ -312,8 +364,10 @@ class _Progress:
 @app.command(name="eval")
 @_handle_errors
 def evaluate(
-    data: Optional[Path] = typer.Option(None, "--data", help="Labelled JSONL/CSV (default datasets/test.jsonl)."),
-    model: Optional[Path] = ModelOption,
+    data: Path | None = typer.Option(
+        None, "--data", help="Labelled JSONL/CSV (default datasets/test.jsonl)."
+    ),
+    model: Path | None = ModelOption,
     as_json: bool = typer.Option(False, "--json", help="Print scores as JSON."),
 ):
     """Score a model on labelled data: per-label and per-language precision/recall/F1, macro-F1.
@@ -330,7 +384,7 @@ def evaluate(
 @app.command()
 @_handle_errors
 def info(
-    model_path: Optional[Path] = typer.Argument(None, help="Model file (default: the shipped model)."),
+    model_path: Path | None = typer.Argument(None, help="Model file (default: the shipped model)."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
 ):
     """Show what a model file holds: labels, thresholds, encoder, versions, data hash, CV scores.
@@ -344,8 +398,10 @@ def info(
     summary = {
         "path": str(path),
         "format_version": state["format_version"],
-        "labels": {name: {"threshold": round(float(t), 3), "description": state["descriptions"].get(name, "")}
-                   for name, t in zip(state["classes"], state["thresholds"])},
+        "labels": {
+            name: {"threshold": round(float(t), 3), "description": state["descriptions"].get(name, "")}
+            for name, t in zip(state["classes"], state["thresholds"])
+        },
         "encoder": state["encoder"],
         "features": state["params"]["features"],
         "paragraph_weight": state["params"].get("paragraph_weight", 0.0),
@@ -359,9 +415,11 @@ def info(
     from toolkit.metrics import format_table
 
     typer.echo(f"model: {path} (format {summary['format_version']})")
-    typer.echo(f"encoder: {state['encoder']['name']} [{state['encoder']['kind']}, dim {state['encoder']['dim']}, "
-               f"hash {state['encoder']['hash']}]; features: {summary['features']}; "
-               f"paragraph weight {summary['paragraph_weight']:.1f}")
+    typer.echo(
+        f"encoder: {state['encoder']['name']} [{state['encoder']['kind']}, dim {state['encoder']['dim']}, "
+        f"hash {state['encoder']['hash']}]; features: {summary['features']}; "
+        f"paragraph weight {summary['paragraph_weight']:.1f}"
+    )
     typer.echo("versions: " + ", ".join(f"{k} {v}" for k, v in state["versions"].items()))
     training = summary["training"]
     typer.echo(f"training data: {training.get('n_documents')} documents, hash {training.get('data_hash')}")
@@ -391,14 +449,20 @@ def detect(
         found = detect_document(result)
         removed = [{"line": b.line + 1, "reason": b.reason, "text": b.text} for b in result.removed]
         if as_json:
-            out = {"id": str(path), "language": found.language, "wrapper_language": found.wrapper_language,
-                   "confidence": found.confidence}
+            out = {
+                "id": str(path),
+                "language": found.language,
+                "wrapper_language": found.wrapper_language,
+                "confidence": found.confidence,
+            }
             if show_removed:
                 out["removed"] = removed
             typer.echo(json.dumps(out, ensure_ascii=False))
             continue
-        typer.echo(f"{path}: language {found.language} (confidence {found.confidence:.2f}), "
-                   f"wrapper {found.wrapper_language}")
+        typer.echo(
+            f"{path}: language {found.language} (confidence {found.confidence:.2f}), "
+            f"wrapper {found.wrapper_language}"
+        )
         if show_removed:
             for block in removed:
                 typer.echo(f"  - line {block['line']}: {block['reason']}: {block['text'][:100]}")

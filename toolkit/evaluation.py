@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit.io import load_dataset
 from toolkit.errors import DataValidationError
+from toolkit.io import load_dataset
 from toolkit.metrics import format_table, grouped_scores, label_scores
 
 
@@ -36,8 +36,10 @@ def evaluate_model(model, path: str | Path) -> dict:
 def format_evaluation(result: dict) -> str:
     """Text tables: overall, then one per language."""
     parts = [format_table(result["overall"], f"overall ({result['data']})")]
-    summary = ", ".join(f"{lang} {scores['macro']['f1']:.3f} (n={scores['n']})"
-                        for lang, scores in result["by_language"].items())
+    summary = ", ".join(
+        f"{lang} {scores['macro']['f1']:.3f} (n={scores['n']})"
+        for lang, scores in result["by_language"].items()
+    )
     parts.append(f"macro-F1 by language: {summary}")
     for language, scores in result["by_language"].items():
         parts.append(format_table(scores, f"language {language}"))

@@ -12,7 +12,6 @@ batch is hashed and counted in one pass (about 0.06 ms per paragraph here).
 
 from __future__ import annotations
 
-
 import numpy as np
 from scipy import sparse
 
@@ -36,7 +35,9 @@ def hashed_ngram_counts(texts: list[str], n_features: int, ngram_range: tuple[in
     bits = n_features.bit_length() - 1
     normals = [" " + " ".join(text.lower().split()) + " " for text in texts]  # whitespace runs -> one space
     lengths = np.fromiter(map(len, normals), dtype=np.int64, count=len(normals))
-    codes = np.frombuffer("".join(normals).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
+    codes = np.frombuffer("".join(normals).encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(
+        np.uint64
+    )
     ends = np.repeat(np.cumsum(lengths), lengths)
     owners = np.repeat(np.arange(len(normals), dtype=np.int64), lengths)
     starts = np.arange(len(codes))
@@ -57,13 +58,15 @@ def hashed_ngram_counts(texts: list[str], n_features: int, ngram_range: tuple[in
     np.cumsum(np.bincount(unique >> bits, minlength=len(normals)), out=indptr[1:])
     counts = np.diff(np.append(first, keys.size)).astype(np.float32)
     return sparse.csr_matrix(
-        (counts, (unique & (n_features - 1)).astype(np.int32), indptr), shape=(len(normals), n_features),
+        (counts, (unique & (n_features - 1)).astype(np.int32), indptr),
+        shape=(len(normals), n_features),
     )
 
 
 def _chunks(texts: list[str]) -> list[list[str]]:
     """Consecutive runs of texts, each of at most ``_DEFAULT_CHUNK`` texts and about ``_DEFAULT_CHUNK_CHARS``
-    characters, so that hashing holds a bounded number of code points at once (a text is never split)."""
+    characters, so that hashing holds a bounded number of code points at once (a text is never split).
+    """
     chunks, current, size = [], [], 0
     for text in texts:
         if current and (len(current) >= _DEFAULT_CHUNK or size + len(text) > _DEFAULT_CHUNK_CHARS):
@@ -77,7 +80,9 @@ def _chunks(texts: list[str]) -> list[list[str]]:
 class CharNgrams:
     """Hashed character n-gram TF-IDF; ``fit`` learns the IDF vector, ``transform`` is stateless otherwise."""
 
-    def __init__(self, n_features: int = _DEFAULT_N_FEATURES, ngram_range: tuple[int, int] = _DEFAULT_NGRAM_RANGE):
+    def __init__(
+        self, n_features: int = _DEFAULT_N_FEATURES, ngram_range: tuple[int, int] = _DEFAULT_NGRAM_RANGE
+    ):
         if n_features & (n_features - 1):
             raise ValueError(f"n_features must be a power of two, not {n_features}")
         if not 1 <= ngram_range[0] <= ngram_range[1] < len(_SALTS):
@@ -93,11 +98,11 @@ class CharNgrams:
             return sparse.csr_matrix((0, self.n_features), dtype=np.float32)
         return chunks[0] if len(chunks) == 1 else sparse.vstack(chunks, format="csr")
 
-    def fit(self, texts: list[str]) -> "CharNgrams":
+    def fit(self, texts: list[str]) -> CharNgrams:
         """Learn smoothed IDF weights from ``texts``."""
         return self.fit_counts(self.counts(texts))
 
-    def fit_counts(self, counts: sparse.csr_matrix) -> "CharNgrams":
+    def fit_counts(self, counts: sparse.csr_matrix) -> CharNgrams:
         """Learn smoothed IDF weights from a count matrix made by :meth:`counts`."""
         document_frequency = np.bincount(counts.indices, minlength=self.n_features)
         n_docs = counts.shape[0]
@@ -123,7 +128,7 @@ class CharNgrams:
         return {"n_features": self.n_features, "ngram_range": list(self.ngram_range), "idf": self.idf_}
 
     @classmethod
-    def from_state(cls, state: dict) -> "CharNgrams":
+    def from_state(cls, state: dict) -> CharNgrams:
         """Rebuild from :meth:`state`."""
         features = cls(int(state["n_features"]), tuple(state["ngram_range"]))
         features.idf_ = np.asarray(state["idf"], dtype=np.float32)

@@ -90,9 +90,19 @@ class LabelJob:
 
 
 def label_file(
-    model, input: str | Path, output: str | Path | None = None, *, fmt: str | None = None,
-    id_field: str = "id", text_field: str = "text", batch_size: int = _DEFAULT_BATCH_SIZE, workers: int = 1,
-    resume: bool = False, job: LabelJob | None = None, on_progress=None, stdout: IO[str] | None = None,
+    model,
+    input: str | Path,
+    output: str | Path | None = None,
+    *,
+    fmt: str | None = None,
+    id_field: str = "id",
+    text_field: str = "text",
+    batch_size: int = _DEFAULT_BATCH_SIZE,
+    workers: int = 1,
+    resume: bool = False,
+    job: LabelJob | None = None,
+    on_progress=None,
+    stdout: IO[str] | None = None,
 ) -> dict[str, int]:
     """Label a JSONL/CSV file (or ``-``, stdin) into ``output`` (JSONL; ``None``: ``stdout``).
 
@@ -105,8 +115,13 @@ def label_file(
     output = Path(output) if output is not None else None
     if resume and output is None:
         raise UsageError("--resume needs --output (the file to continue)")
-    if output is not None and str(input) != "-" and output.exists() and Path(input).exists() \
-            and os.path.samefile(input, output):
+    if (
+        output is not None
+        and str(input) != "-"
+        and output.exists()
+        and Path(input).exists()
+        and os.path.samefile(input, output)
+    ):
         raise UsageError("--output is the input file: write the labels somewhere else")
     skip = completed_records(output) if resume and output is not None else 0
     job.done = skip
@@ -127,8 +142,14 @@ def label_file(
 
 
 def run_label_job(
-    model, records: Iterable[Record], output: IO[str], batch_size: int = _DEFAULT_BATCH_SIZE,
-    skip: int = 0, workers: int = 1, on_progress=None, method: str | None = None,
+    model,
+    records: Iterable[Record],
+    output: IO[str],
+    batch_size: int = _DEFAULT_BATCH_SIZE,
+    skip: int = 0,
+    workers: int = 1,
+    on_progress=None,
+    method: str | None = None,
 ) -> dict[str, int]:
     """Label ``records`` into ``output``, one flushed write per batch; return counts of ok and error records.
 
@@ -153,7 +174,7 @@ def run_label_job(
 
 
 def _sync(output: IO[str]) -> None:
-    """fsync a regular output file (pipes, terminals and FIFOs have nothing to sync)."""
+    """Fsync a regular output file (pipes, terminals and FIFOs have nothing to sync)."""
     try:
         descriptor = output.fileno()
     except (AttributeError, OSError, ValueError):
@@ -221,8 +242,9 @@ def start_method(model) -> str:
     return "spawn"
 
 
-def _labelled_batches(model, batches: Iterator[list[Record]], workers: int,
-                      method: str | None = None) -> Iterator[tuple[str, int, int]]:
+def _labelled_batches(
+    model, batches: Iterator[list[Record]], workers: int, method: str | None = None
+) -> Iterator[tuple[str, int, int]]:
     """Serialised batches in input order, labelled here or (``workers`` > 1) in worker processes.
 
     Forked workers share the encoder and detector the parent loaded once;

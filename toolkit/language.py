@@ -115,7 +115,9 @@ def _wrapper_groups(result: CleanResult) -> list[_Group]:
             continue
         else:
             code = None
-        groups.append(_Group(joined, letters * (_FOREIGN_SCRIPT_BOOST if script != body_script else 1.0), code))
+        groups.append(
+            _Group(joined, letters * (_FOREIGN_SCRIPT_BOOST if script != body_script else 1.0), code)
+        )
     return groups
 
 
@@ -148,10 +150,13 @@ def _identify(texts: list[str]) -> list[tuple[str, float]]:
         return []
     if os.environ.get("TOOLKIT_LANGUAGE_DETECTOR", "py3langid") == "langdetect":
         return [_seeded_langdetect(text) for text in texts]
-    return [(_CODE_MAP.get(code, code), probability) for code, probability in _get_identifier().classify_many(texts)]
+    return [
+        (_CODE_MAP.get(code, code), probability)
+        for code, probability in _get_identifier().classify_many(texts)
+    ]
 
 
-def _get_identifier() -> "_BatchIdentifier":
+def _get_identifier() -> _BatchIdentifier:
     """Load py3langid's model once (see :class:`_BatchIdentifier`)."""
     global _identifier
     if _identifier is None:
@@ -204,7 +209,7 @@ class _BatchIdentifier:
         starts = np.cumsum(lengths + len(pad)) - lengths
         for start in starts[1:].tolist():
             real[start - len(pad) : start] = False
-        features = self.output[self._states(data)[real[len(pad):]]]
+        features = self.output[self._states(data)[real[len(pad) :]]]
         owner = np.repeat(np.arange(len(encoded)), lengths)
         found = features >= 0
         scores = self._scores(owner[found], features[found], len(encoded))
@@ -238,7 +243,8 @@ class _BatchIdentifier:
 
         used, columns = np.unique(features, return_inverse=True)
         counts = sparse.csr_matrix(
-            (np.ones(len(features), dtype=np.float32), (owners, columns)), shape=(n_texts, len(used)),
+            (np.ones(len(features), dtype=np.float32), (owners, columns)),
+            shape=(n_texts, len(used)),
         )
         counts.sum_duplicates()
         counts.data = np.log1p(counts.data)
@@ -292,7 +298,9 @@ def _unpacked_model():
     from toolkit.cache import cache_dir
 
     folder = cache_dir()
-    target = folder / f"py3langid-{version('py3langid')}-{_UNPACKED_FORMAT}.npz" if folder is not None else None
+    target = (
+        folder / f"py3langid-{version('py3langid')}-{_UNPACKED_FORMAT}.npz" if folder is not None else None
+    )
     if target is not None and target.exists():
         return target
     arrays = _packaged_model()

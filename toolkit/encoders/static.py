@@ -74,7 +74,9 @@ class StaticEncoder:
             if self._vectors is None:
                 self._vectors = np.asarray(model.embedding, dtype=np.float32)
                 self._tokens = _ChunkTokenizer(model.tokenizer)
-            return normalise_rows(_summed_token_vectors(self._tokens, model.unk_token_id, self._vectors, list(texts)))
+            return normalise_rows(
+                _summed_token_vectors(self._tokens, model.unk_token_id, self._vectors, list(texts))
+            )
         vectors = model.encode(list(texts), max_length=None, use_multiprocessing=False)
         return normalise_rows(np.asarray(vectors, dtype=np.float32))
 
@@ -89,11 +91,17 @@ class StaticEncoder:
 
     def identity(self, dim: int | None = None) -> dict:
         """Kind, name, fingerprint and dimension."""
-        return {"kind": "model2vec", "name": self.name, "hash": self.fingerprint(), "dim": int(dim or self._dim())}
+        return {
+            "kind": "model2vec",
+            "name": self.name,
+            "hash": self.fingerprint(),
+            "dim": int(dim or self._dim()),
+        }
 
 
-def _summed_token_vectors(tokens: "_ChunkTokenizer", unk_token_id: int | None, vectors: np.ndarray,
-                          texts: list[str]) -> np.ndarray:
+def _summed_token_vectors(
+    tokens: _ChunkTokenizer, unk_token_id: int | None, vectors: np.ndarray, texts: list[str]
+) -> np.ndarray:
     """The sum of each text's token vectors, as one sparse (texts x vocabulary) product.
 
     Equal in direction to model2vec's mean (the caller normalises), without its
@@ -108,7 +116,8 @@ def _summed_token_vectors(tokens: "_ChunkTokenizer", unk_token_id: int | None, v
         known = flat != unk_token_id
         flat, owners = flat[known], owners[known]
     counts = sparse.csr_matrix(
-        (np.ones(len(flat), dtype=np.float32), (owners, flat)), shape=(len(texts), vectors.shape[0]),
+        (np.ones(len(flat), dtype=np.float32), (owners, flat)),
+        shape=(len(texts), vectors.shape[0]),
     )
     return np.asarray(counts @ vectors, dtype=np.float32)
 
@@ -183,7 +192,9 @@ class _ChunkTokenizer:
     def _encode(self, texts: list[str]):
         try:
             return self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)
-        except TypeError:  # the tokenizer refuses lone surrogates (possible from the Python API): replace them
+        except (
+            TypeError
+        ):  # the tokenizer refuses lone surrogates (possible from the Python API): replace them
             texts = [text.encode("utf-8", "replace").decode("utf-8") for text in texts]
             return self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)
 
@@ -215,6 +226,9 @@ def _load_static(model_class, folder: Path):
         return model_class.from_pretrained(str(folder), normalize=True)
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     return model_class(
-        vectors=tensors["embeddings"], tokenizer=Tokenizer.from_file(str(folder / "tokenizer.json")),
-        config=config, normalize=True, max_length=config.get("max_length", 512),
+        vectors=tensors["embeddings"],
+        tokenizer=Tokenizer.from_file(str(folder / "tokenizer.json")),
+        config=config,
+        normalize=True,
+        max_length=config.get("max_length", 512),
     )

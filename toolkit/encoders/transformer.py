@@ -6,6 +6,7 @@ silently cut at the model's token limit.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -44,7 +45,9 @@ def _even_sample(items: list, limit: int) -> list:
 class SentenceTransformerEncoder:
     """A sentence-transformers model; long texts are embedded passage by passage and pooled."""
 
-    def __init__(self, name: str, batch_size: int = _DEFAULT_BATCH_SIZE, max_passages: int = _DEFAULT_MAX_PASSAGES):
+    def __init__(
+        self, name: str, batch_size: int = _DEFAULT_BATCH_SIZE, max_passages: int = _DEFAULT_MAX_PASSAGES
+    ):
         self.name = name
         self.batch_size = batch_size
         self.max_passages = max_passages
@@ -60,12 +63,17 @@ class SentenceTransformerEncoder:
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:
-            raise EncoderError("this encoder needs sentence-transformers: pip install sentence-transformers") from None
+            raise EncoderError(
+                "this encoder needs sentence-transformers: pip install sentence-transformers"
+            ) from None
         try:
             self._model = SentenceTransformer(
-                location, device="cpu" if not _gpu_wanted() else None, local_files_only=local)
+                location, device="cpu" if not _gpu_wanted() else None, local_files_only=local
+            )
         except Exception as exc:  # the library raises many types for a missing or broken model
-            raise EncoderError(f"cannot load sentence-transformers model {self.name!r}: {_one_line(exc)}") from None
+            raise EncoderError(
+                f"cannot load sentence-transformers model {self.name!r}: {_one_line(exc)}"
+            ) from None
         return self._model
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -85,7 +93,10 @@ class SentenceTransformerEncoder:
         if not passages:
             return np.zeros((len(texts), dim), dtype=np.float32)
         vectors = model.encode(
-            passages, batch_size=self.batch_size, convert_to_numpy=True, normalize_embeddings=True,
+            passages,
+            batch_size=self.batch_size,
+            convert_to_numpy=True,
+            normalize_embeddings=True,
             show_progress_bar=False,
         )
         pooled = np.zeros((len(texts), vectors.shape[1]), dtype=np.float64)

@@ -14,6 +14,15 @@ from toolkit.io.readers import (
 from toolkit.io.writers import JsonlWriter, writer_for
 
 __all__ = [
-    "JsonlWriter", "LabelledDoc", "Record", "decode_bytes", "detect_format", "iter_records", "load_dataset",
-    "normalise_newlines", "open_binary", "read_text_file", "writer_for",
+    "JsonlWriter",
+    "LabelledDoc",
+    "Record",
+    "decode_bytes",
+    "detect_format",
+    "iter_records",
+    "load_dataset",
+    "normalise_newlines",
+    "open_binary",
+    "read_text_file",
+    "writer_for",
 ]

@@ -255,7 +255,9 @@ def _record_from_mapping(obj: dict, line_no: int, id_field: str, text_field: str
     if text is None:
         return Record(record_id, None, line_no, f"missing '{text_field}'", extra)
     if not isinstance(text, str):
-        return Record(record_id, None, line_no, f"'{text_field}' must be a string, not {type(text).__name__}", extra)
+        return Record(
+            record_id, None, line_no, f"'{text_field}' must be a string, not {type(text).__name__}", extra
+        )
     if _has_surrogates(text):
         return Record(record_id, None, line_no, "text is not valid UTF-8", extra)
     return Record(record_id, normalise_newlines(text), line_no, None, extra)
@@ -299,6 +301,13 @@ def load_dataset(path: str | Path) -> tuple[list[LabelledDoc], list[str]]:
             continue
         language = record.extra.get("language") or None
         story = record.extra.get("story")
-        docs.append(LabelledDoc(str(record.id), record.text or "", list(labels), language,
-                                None if story in (None, "") else str(story)))
+        docs.append(
+            LabelledDoc(
+                str(record.id),
+                record.text or "",
+                list(labels),
+                language,
+                None if story in (None, "") else str(story),
+            )
+        )
     return docs, problems
