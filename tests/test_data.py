@@ -127,3 +127,12 @@ def test_stdin_over_the_limit_is_an_error(monkeypatch):
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(b"x" * 2048)))
     with pytest.raises(InputError, match="over the"):
         read_text_file("-", max_bytes=1024)
+
+
+def test_a_line_of_non_ascii_blanks_is_an_error_record_not_skipped(tmp_path):
+    from toolkit.io import iter_records
+
+    path = tmp_path / "in.jsonl"
+    path.write_bytes(b'\x1f\n{"id": 1, "text": "x"}\n \t\n\xe2\x80\xa8\n')
+    records = list(iter_records(path))
+    assert [r.error is not None for r in records] == [True, False, True]

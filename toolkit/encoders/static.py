@@ -11,7 +11,7 @@ import numpy as np
 from toolkit.encoders.base import _one_line, folder_hash, normalise_rows
 from toolkit.errors import EncoderError
 
-DEFAULT_ENCODER = "static-minilm"
+STATIC_ENCODER = "static-minilm"
 _REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 _DEFAULT_CHUNK_CACHE = 200_000
 _DEFAULT_MAX_CACHED_CHUNK = 64
@@ -19,7 +19,7 @@ _PER_CHARACTER_NORMALIZERS = {None, "BertNormalizer", "Lowercase", "NFD", "NFKD"
 _SPACE_SPLITTING_PRE_TOKENIZERS = {"BertPreTokenizer", "Whitespace", "WhitespaceSplit"}
 
 
-def static_model_path(name: str = DEFAULT_ENCODER) -> Path:
+def static_model_path(name: str = STATIC_ENCODER) -> Path:
     """Where a static model named in ``models/`` lives (this checkout first, then the working directory)."""
     if Path(name).is_dir():
         return Path(name)
@@ -35,7 +35,7 @@ def static_model_path(name: str = DEFAULT_ENCODER) -> Path:
 class StaticEncoder:
     """A model2vec static model: token vectors averaged over the whole text, numpy only (no torch)."""
 
-    def __init__(self, name: str = DEFAULT_ENCODER):
+    def __init__(self, name: str = STATIC_ENCODER):
         self.name = name
         self._model = None
         self._vectors: np.ndarray | None = None

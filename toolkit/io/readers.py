@@ -26,6 +26,7 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+_BLANK = " \t\n\r\x0b\x0c"
 _JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 _CSV_SUFFIXES = {".csv"}
 _CSV_FIELD_LIMIT = 2**31 - 1  # a C long on every platform: a whole article fits in one field
@@ -185,7 +186,7 @@ def _iter_jsonl(stream: io.TextIOWrapper, id_field: str, text_field: str) -> Ite
     line_no = 0
     for raw in stream:
         line_no += 1
-        line = raw.strip()
+        line = raw.strip(_BLANK)  # ASCII blanks only: a line of U+001F or U+2028 is a bad record, not a blank one
         if not line:
             continue
         if _has_surrogates(line):
