@@ -107,7 +107,7 @@ def stage_rates(model_path: Path, records: list[dict], runs: int) -> dict[str, f
         for start in range(0, len(cleaned), 64):  # the batch size `toolkit label` uses
             detect_documents(cleaned[start : start + 64])
         t_detect = time.perf_counter() - started
-        bodies = [result.body or text for result, text in zip(cleaned, texts)]
+        bodies = [result.body or text for result, text in zip(cleaned, texts, strict=True)]
         started = time.perf_counter()
         model._featurize(bodies, model.encoder_)
         t_features = time.perf_counter() - started
@@ -222,7 +222,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {tier} | {n} | {stage} | {rate:.0f} |")
 
     print(
-        "\n| tier | N | workers | `toolkit label` articles/s | ms per article | peak RSS (MB) |\n|---|---|---|---|---|---|"
+        "\n| tier | N | workers | `toolkit label` articles/s | ms per article | peak RSS (MB) |\n"
+        "|---|---|---|---|---|---|"
     )
     for tier in tiers:
         for n in sizes if tier == "static" else [args.transformer_size]:

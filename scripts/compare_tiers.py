@@ -60,8 +60,8 @@ def main(argv: list[str] | None = None) -> int:
             for k, v in grouped_scores(np.array(truth), np.array(marks), names, groups).items()
         }
         print(
-            f"| {config} | {model.cv_scores_['macro']['f1']:.3f} | {overall:.3f} | {by['en']:.3f} | {by['ar']:.3f} | "
-            f"{by['ja']:.3f} | {by['other']:.3f} | {seconds:.0f} |",
+            f"| {config} | {model.cv_scores_['macro']['f1']:.3f} | {overall:.3f} | "
+            f"{by['en']:.3f} | {by['ar']:.3f} | {by['ja']:.3f} | {by['other']:.3f} | {seconds:.0f} |",
             flush=True,
         )
     return 0

@@ -75,7 +75,7 @@ def score_rows(model, rows: list[dict]) -> dict:
             "predicted": out.get("labels"),
             "scores": out.get("scores"),
         }
-        for row, out in zip(rows, outputs)
+        for row, out in zip(rows, outputs, strict=True)
         if sorted(row["labels"]) != sorted(out.get("labels", []))
     ]
     return result

@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
         out_count = counts["ok"] + counts["error"]
     exit_code = os.waitstatus_to_exitcode(status)
     print(
-        "| records in | records out | ok | errors (malformed written) | exit code | wall (s) | records/s | peak RSS (MB) |"
+        "| records in | records out | ok | errors (malformed written) | exit code | wall (s) | records/s "
+        "| peak RSS (MB) |"
     )
     print("|---|---|---|---|---|---|---|---|")
     print(

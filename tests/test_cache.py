@@ -1,4 +1,6 @@
-"""The training cache: retraining on unchanged data recomputes nothing, and changes recompute only what they touch."""
+"""The training cache: retraining on unchanged data recomputes nothing,
+and changes recompute only what they touch.
+"""
 
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ def test_predict_shapes_and_types(fitted):
 def test_learns_held_out_documents(fitted):
     held_out = make_corpus(40, seed=99)
     predicted = fitted.predict([d["text"] for d in held_out])
-    exact = sum(sorted(p) == sorted(d["labels"]) for p, d in zip(predicted, held_out))
+    exact = sum(sorted(p) == sorted(d["labels"]) for p, d in zip(predicted, held_out, strict=True))
     assert exact / len(held_out) > 0.8
 
 

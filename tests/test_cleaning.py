@@ -138,10 +138,15 @@ def test_wrapped_corpus_meets_targets():
 
 
 def test_plain_article_is_untouched():
-    text = "Chip plant opens\n\nThe new plant will make memory chips for data centres, the company said.\n\nIt employs 900 people."
-    assert (
-        clean(text).body
-        == "Chip plant opens\n\nThe new plant will make memory chips for data centres, the company said.\n\nIt employs 900 people."
+    text = (
+        "Chip plant opens\n\n"
+        "The new plant will make memory chips for data centres, the company said.\n\n"
+        "It employs 900 people."
+    )
+    assert clean(text).body == (
+        "Chip plant opens\n\n"
+        "The new plant will make memory chips for data centres, the company said.\n\n"
+        "It employs 900 people."
     )
 
 
@@ -168,7 +173,10 @@ def test_never_raises_and_never_invents_text(text):
                 "Loading stock data...",
                 "Related Articles",
                 "32 Views",
-                "The company said on Monday that it would build a new chip plant in the north of the country.",
+                (
+                    "The company said on Monday that it would build a new chip plant "
+                    "in the north of the country."
+                ),
                 "Investors welcomed the plan, and the shares rose four per cent in early trading in Tokyo.",
                 "اقرأ أيضا",
                 "関連記事",

@@ -27,7 +27,8 @@ def article(tmp_path):
     path = tmp_path / "article.txt"
     path.write_text(
         "MARKETS\nLoading quotes...\n\nFoundry expands\n\n"
-        "The foundry will produce semiconductors on a new 3 nanometre process, the company said on Monday.\n\n"
+        "The foundry will produce semiconductors on a new 3 nanometre process, "
+        "the company said on Monday.\n\n"
         "Demand for GPUs and memory chips strained the wafer supply across the industry this year.\n\n"
         "Stay Updated\nGet the latest news delivered to your inbox.\n",
         encoding="utf-8",
@@ -268,7 +269,7 @@ def test_labels_agree_with_the_printed_scores(fitted, monkeypatch):
     )
     records = [Record("a", "Chips and robots.", 1), Record("b", "Funding news.", 2)]
     first, second = label_batch(model, records)
-    for name, threshold in zip(fitted.classes_, fitted.thresholds_):
+    for name, threshold in zip(fitted.classes_, fitted.thresholds_, strict=True):
         assert first["scores"][name] == round(float(threshold), 4)
     assert sorted(first["labels"]) == sorted(fitted.classes_)
     assert second["labels"] == []

@@ -59,7 +59,9 @@ def test_full_cache_starts_afresh(encoder, texts):
         )
     ]
     # each call mixes remembered chunks with new ones past the limit
-    for text, ids in zip(["the cat", "the dog sat on the mat", "a new cat and the dog"], expected):
+    for text, ids in zip(
+        ["the cat", "the dog sat on the mat", "a new cat and the dog"], expected, strict=True
+    ):
         flat, _ = chunks.ids([text])
         assert flat.tolist() == ids
         assert len(chunks._known) <= max(5, len(set(text.split())) + 1)

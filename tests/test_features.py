@@ -33,7 +33,7 @@ def _reference_counts(text: str, n_features: int, ngram_range: tuple[int, int]) 
 
 def _row(matrix, index: int) -> dict[int, int]:
     row = matrix.getrow(index)
-    return {int(col): int(value) for col, value in zip(row.indices, row.data)}
+    return {int(col): int(value) for col, value in zip(row.indices, row.data, strict=True)}
 
 
 TEXTS = ["Chip fab", "  GPU\n\nsupply  ", "", "x", "Ａ ロボット工場 مصنع", "ab" * 40]

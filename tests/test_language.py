@@ -96,7 +96,7 @@ def test_batch_detector_gives_py3langids_answers():
     samples = _corpus_samples()
     reference = _load_identifier(norm_probs=True)
     ours = _get_identifier().classify_many(samples)
-    for text, (code, probability) in zip(samples, ours):
+    for text, (code, probability) in zip(samples, ours, strict=True):
         expected_code, expected_probability = reference.classify(text)
         assert code == expected_code, text
         assert probability == pytest.approx(expected_probability, abs=1e-4), text

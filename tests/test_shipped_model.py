@@ -71,7 +71,8 @@ def test_help_imports_nothing_heavy():
 
     code = (
         "import sys; from toolkit.cli import app; "
-        "print(sorted(m for m in ('torch', 'transformers', 'sklearn', 'numpy', 'model2vec') if m in sys.modules))"
+        "print(sorted(m for m in ('torch', 'transformers', 'sklearn', 'numpy', 'model2vec') "
+        "if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -9,11 +9,16 @@ Site chrome out, language detected, text embedded, topics labelled::
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from toolkit.classifier import TopicClassifier
+
 __version__ = "0.1.0"
 __all__ = ["TopicClassifier", "__version__"]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> type[TopicClassifier]:
     """Import the classifier lazily so that `toolkit --help` stays fast."""
     if name == "TopicClassifier":
         from toolkit.classifier import TopicClassifier

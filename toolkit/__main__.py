@@ -1,3 +1,5 @@
+"""Run the command-line interface: ``python -m toolkit``."""
+
 from toolkit.cli import main
 
 main()

@@ -16,8 +16,12 @@ import sqlite3
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from toolkit.encoders.base import Encoder
 
 _DEFAULT_CACHE_DIR = Path.home() / ".cache" / "toolkit"
 _CHUNK = 500
@@ -54,7 +58,7 @@ def _key(text: str) -> bytes:
 class Store:
     """A key-value table of bytes in ``<folder>/<namespace>.sqlite``."""
 
-    def __init__(self, folder: Path, namespace: str):
+    def __init__(self, folder: Path, namespace: str) -> None:
         self.path = folder / f"{namespace}.sqlite"
 
     def _connect(self) -> sqlite3.Connection:
@@ -106,7 +110,7 @@ def cached_map(
     if first:
         fresh = compute([texts[i] for i in first.values()])
         new_items = {}
-        for key, value in zip(first, fresh):
+        for key, value in zip(first, fresh, strict=True):
             found[key] = value
             new_items[key] = encode(value)
         try:
@@ -119,7 +123,7 @@ def cached_map(
 class CachedEncoder:
     """Wraps an encoder: vectors already computed for (encoder, text) are read back, not recomputed."""
 
-    def __init__(self, encoder):
+    def __init__(self, encoder: Encoder) -> None:
         self.encoder = encoder
         self._dim: int | None = None
 
@@ -153,7 +157,7 @@ class CachedEncoder:
         return self.encoder.identity(dim=dim or self._dim)
 
 
-def with_cache(encoder):
+def with_cache(encoder: Encoder) -> Encoder:
     """Wrap ``encoder`` in the on-disk cache unless caching is off or pointless (the hashing encoder)."""
     if cache_dir() is None or getattr(encoder, "cacheable", True) is False:
         return encoder

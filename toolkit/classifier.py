@@ -86,7 +86,7 @@ class TopicClassifier(BaseEstimator):
         cv: int = _DEFAULT_CV,
         seed: int = 0,
         clean: bool = True,
-    ):
+    ) -> None:
         self.encoder = encoder
         self.topics = topics
         self.features = features
@@ -188,7 +188,9 @@ class TopicClassifier(BaseEstimator):
         multi = np.bincount(owners_array, minlength=len(bodies)) > 1
         return _Features(doc_embeddings, doc_counts, unit_embeddings, unit_counts, owners_array, multi)
 
-    def _design(self, embeddings: np.ndarray, counts, chars: CharNgrams | None):
+    def _design(
+        self, embeddings: np.ndarray, counts: sparse.csr_matrix | None, chars: CharNgrams | None
+    ) -> np.ndarray | sparse.csr_matrix:
         """Join the dense embedding block and the sparse char block into one design matrix."""
         if chars is None:
             return embeddings
@@ -197,7 +199,9 @@ class TopicClassifier(BaseEstimator):
             return char_matrix
         return sparse.hstack([sparse.csr_matrix(embeddings), char_matrix], format="csr")
 
-    def _fit_heads(self, features: _Features, chars: CharNgrams | None, y: np.ndarray):
+    def _fit_heads(
+        self, features: _Features, chars: CharNgrams | None, y: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """One logistic regression per label on document features, fitted one after another.
 
         Not in threads: liblinear's dual solver draws from one process-wide
@@ -211,7 +215,7 @@ class TopicClassifier(BaseEstimator):
         design = self._design(features.doc_embeddings, features.doc_counts, chars)
         settings = self._head_settings(design)
         keys = [_fit_key(settings, y[:, column]) for column in range(y.shape[1])]
-        by_key = dict(zip(keys, range(y.shape[1])))
+        by_key = dict(zip(keys, range(y.shape[1]), strict=True))
         width = design.shape[1]
         heads = cached_map(
             keys,
@@ -225,8 +229,11 @@ class TopicClassifier(BaseEstimator):
         )
         return np.vstack([coef for coef, _ in heads]), np.asarray([b for _, b in heads], dtype=np.float32)
 
-    def _head_settings(self, design) -> str:
-        """A digest of everything a head's fit depends on but its target: the design matrix, C, seed, solver."""
+    def _head_settings(self, design: np.ndarray | sparse.csr_matrix) -> str:
+        """A digest of everything a head's fit depends on but its target.
+
+        That is: the design matrix, C, seed, solver.
+        """
         from importlib.metadata import version
 
         digest = hashlib.sha1()  # a cache key, not a signature: the fastest digest here
@@ -238,7 +245,9 @@ class TopicClassifier(BaseEstimator):
         )
         return digest.hexdigest()
 
-    def _fit_head(self, design, target: np.ndarray) -> tuple[np.ndarray, float]:
+    def _fit_head(
+        self, design: np.ndarray | sparse.csr_matrix, target: np.ndarray
+    ) -> tuple[np.ndarray, float]:
         from sklearn.linear_model import LogisticRegression
 
         if target.min() == target.max():
@@ -254,7 +263,9 @@ class TopicClassifier(BaseEstimator):
         head.fit(design, target)
         return head.coef_[0].astype(np.float32), float(head.intercept_[0])
 
-    def _scores(self, features: _Features, chars, coef, intercept) -> tuple[np.ndarray, np.ndarray]:
+    def _scores(
+        self, features: _Features, chars: CharNgrams | None, coef: np.ndarray, intercept: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Document probabilities, and each document's best unit probabilities (0 for one-unit documents)."""
         doc = _sigmoid(self._decision(features.doc_embeddings, features.doc_counts, chars, coef, intercept))
         unit_max = np.zeros_like(doc)
@@ -272,7 +283,12 @@ class TopicClassifier(BaseEstimator):
         return doc, unit_max
 
     def _decision(
-        self, embeddings: np.ndarray, counts, chars: CharNgrams | None, coef, intercept
+        self,
+        embeddings: np.ndarray,
+        counts: sparse.csr_matrix | None,
+        chars: CharNgrams | None,
+        coef: np.ndarray,
+        intercept: np.ndarray,
     ) -> np.ndarray:
         """The heads' decision values on :meth:`_design`'s matrix, block by block (no sparse stacking)."""
         dim = embeddings.shape[1]
@@ -284,7 +300,10 @@ class TopicClassifier(BaseEstimator):
         return values
 
     def _cross_val_proba(self, features: _Features, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Out-of-fold document and best-unit probabilities: each document scored by heads that never saw it."""
+        """Out-of-fold document and best-unit probabilities.
+
+        Each document is scored by heads that never saw it.
+        """
         doc = np.zeros(y.shape, dtype=np.float64)
         unit_max = np.zeros(y.shape, dtype=np.float64)
         for train, test in _folds(len(y), self.cv, self.seed, self._groups):
@@ -300,7 +319,9 @@ class TopicClassifier(BaseEstimator):
             doc[test], unit_max[test] = self._scores(test_features, chars, coef, intercept)
         return doc, unit_max
 
-    def _tune(self, doc: np.ndarray, unit_max: np.ndarray, multi: np.ndarray, y: np.ndarray):
+    def _tune(
+        self, doc: np.ndarray, unit_max: np.ndarray, multi: np.ndarray, y: np.ndarray
+    ) -> tuple[float, np.ndarray, dict, np.ndarray]:
         """Pick the paragraph weight with the best cross-validated macro-F1, then its thresholds."""
         weights = _WEIGHT_GRID if self.paragraph_weight is None else (float(self.paragraph_weight),)
         best = None
@@ -349,7 +370,7 @@ class TopicClassifier(BaseEstimator):
         """Apply the per-label thresholds to a probability matrix."""
         self._check_fitted()
         passed = proba >= self.thresholds_[None, :]
-        return [[str(name) for name, ok in zip(self.classes_, row) if ok] for row in passed]
+        return [[str(name) for name, ok in zip(self.classes_, row, strict=True) if ok] for row in passed]
 
     # ---- persistence -------------------------------------------------------------------------
 
@@ -458,7 +479,10 @@ def _pool(doc: np.ndarray, unit_max: np.ndarray, multi: np.ndarray, weight: floa
 
 
 def clean_bodies(texts: Sequence[str]) -> list[str]:
-    """The cleaned body of each text (the text itself when cleaning leaves nothing), via the training cache."""
+    """The cleaned body of each text, via the training cache.
+
+    A text that cleaning leaves empty keeps its own text as its body.
+    """
     return cached_map(
         [str(text) for text in texts],
         f"bodies-{source_hash('cleaning')}",
@@ -474,17 +498,17 @@ def _cached_counts(texts: list[str], chars: CharNgrams) -> sparse.csr_matrix:
         f"chars-{source_hash('features')}-{chars.n_features}-{chars.ngram_range[0]}-{chars.ngram_range[1]}"
     )
 
-    def compute(batch: list[str]) -> list:
+    def compute(batch: list[str]) -> list[tuple[np.ndarray, np.ndarray]]:
         matrix = chars.counts(batch)
         return [
             (matrix.indices[start:end], matrix.data[start:end])
-            for start, end in zip(matrix.indptr[:-1], matrix.indptr[1:])
+            for start, end in zip(matrix.indptr[:-1], matrix.indptr[1:], strict=True)
         ]
 
-    def encode(row) -> bytes:
+    def encode(row: tuple[np.ndarray, np.ndarray]) -> bytes:
         return np.asarray(row[0], dtype=np.int32).tobytes() + np.asarray(row[1], dtype=np.float32).tobytes()
 
-    def decode(blob: bytes):
+    def decode(blob: bytes) -> tuple[np.ndarray, np.ndarray]:
         half = len(blob) // 8
         return np.frombuffer(blob, dtype=np.int32, count=half), np.frombuffer(
             blob, dtype=np.float32, offset=half * 4
@@ -508,7 +532,7 @@ def _cached_counts(texts: list[str], chars: CharNgrams) -> sparse.csr_matrix:
 def _data_hash(texts: Sequence[str], labels: Sequence[Sequence[str]]) -> str:
     """A short SHA-256 over the training texts and their sorted labels, in order."""
     digest = hashlib.sha256()
-    for text, names in zip(texts, labels):
+    for text, names in zip(texts, labels, strict=True):
         digest.update(text.encode("utf-8", "surrogatepass"))
         digest.update(b"\x00" + ",".join(sorted(names)).encode("utf-8") + b"\x01")
     return digest.hexdigest()[:16]
@@ -574,7 +598,7 @@ def _tune_thresholds(
     k: int,
     seed: int,
     groups: Sequence[str] | None = None,
-):
+) -> tuple[np.ndarray, dict, np.ndarray]:
     """Tune thresholds on all out-of-fold scores; report honest scores with fold-held-out thresholds."""
     thresholds = np.array([_best_threshold(oof[:, j], y[:, j]) for j in range(y.shape[1])], dtype=np.float64)
     honest = np.zeros(y.shape, dtype=bool)

@@ -98,9 +98,9 @@ _META_WORDS = (
     "privacidade",
 )
 _STOPWORDS = frozenset(
-    "the a an and or of to in on for with by at from as is are was were be been has have had it its this that "
-    "these those will would said says not but which who their they he she we our more than also after over "
-    "about into up new".split()
+    "the a an and or of to in on for with by at from as is are was were be been has have had it its "
+    "this that these those will would said says not but which who their they he she we our more than "
+    "also after over about into up new".split()
 )
 
 
@@ -245,7 +245,7 @@ def _body_script(lines: list[_Line]) -> str:
     cohesion_of: dict[int, float] = {}
     for peers in by_script.values():
         scores = _cohesion_all(peers, peers) if len(peers) > 1 else [0.0] * len(peers)
-        cohesion_of.update({id(line): score for line, score in zip(peers, scores)})
+        cohesion_of.update({id(line): score for line, score in zip(peers, scores, strict=True)})
     for line in lines:
         if line.script == "none":
             continue
@@ -305,7 +305,7 @@ def _interior_reason(line: _Line, body_script: str) -> str | None:
 def _pick_headline(top: list[_Line], reasons: list[str | None], body_script: str) -> _Line | None:
     """The best headline among the ``top`` lines (``reasons``: their :func:`_chrome_reason`), if any."""
     best, best_score = None, 0.0
-    for distance, (line, reason) in enumerate(zip(reversed(top), reversed(reasons))):
+    for distance, (line, reason) in enumerate(zip(reversed(top), reversed(reasons), strict=True)):
         if reason or line.units < (2 if distance == 0 else 3) or line.script != body_script:
             continue
         score = min(line.units, 20) + (3 if distance <= 3 else 0) - (4 if line.text.endswith(":") else 0)

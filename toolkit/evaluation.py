@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -10,8 +11,11 @@ from toolkit.errors import DataValidationError
 from toolkit.io import load_dataset
 from toolkit.metrics import format_table, grouped_scores, label_scores
 
+if TYPE_CHECKING:
+    from toolkit.classifier import TopicClassifier
 
-def evaluate_model(model, path: str | Path) -> dict:
+
+def evaluate_model(model: TopicClassifier, path: str | Path) -> dict:
     """Per-label and per-language precision/recall/F1 and macro averages of ``model`` on a dataset."""
     docs, problems = load_dataset(path)
     if problems:

@@ -25,7 +25,9 @@ _SALTS = [np.uint64((n * 0x632BE59BD9B4E019) % 2**64) for n in range(16)]
 
 
 def hashed_ngram_counts(texts: list[str], n_features: int, ngram_range: tuple[int, int]) -> sparse.csr_matrix:
-    """Counts of each text's hashed character n-grams (lowercased, whitespace collapsed), one CSR row per text.
+    """Counts of each text's hashed character n-grams, one CSR row per text.
+
+    Texts are lowercased and their whitespace runs collapsed first.
 
     All texts are hashed together, in one pass over their concatenated code
     points; an n-gram is kept only when it lies inside one text. The (text,
@@ -64,8 +66,10 @@ def hashed_ngram_counts(texts: list[str], n_features: int, ngram_range: tuple[in
 
 
 def _chunks(texts: list[str]) -> list[list[str]]:
-    """Consecutive runs of texts, each of at most ``_DEFAULT_CHUNK`` texts and about ``_DEFAULT_CHUNK_CHARS``
-    characters, so that hashing holds a bounded number of code points at once (a text is never split).
+    """Consecutive runs of texts, so that hashing holds a bounded number of code points at once.
+
+    Each run holds at most ``_DEFAULT_CHUNK`` texts and about ``_DEFAULT_CHUNK_CHARS``
+    characters (a text is never split).
     """
     chunks, current, size = [], [], 0
     for text in texts:
@@ -82,7 +86,7 @@ class CharNgrams:
 
     def __init__(
         self, n_features: int = _DEFAULT_N_FEATURES, ngram_range: tuple[int, int] = _DEFAULT_NGRAM_RANGE
-    ):
+    ) -> None:
         if n_features & (n_features - 1):
             raise ValueError(f"n_features must be a power of two, not {n_features}")
         if not 1 <= ngram_range[0] <= ngram_range[1] < len(_SALTS):

@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import signal
 import stat
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from itertools import islice
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 
@@ -23,11 +23,14 @@ from toolkit.errors import UsageError
 from toolkit.io import JsonlWriter, Record, iter_records
 from toolkit.language import detect_documents, load_detector
 
+if TYPE_CHECKING:
+    from toolkit.classifier import TopicClassifier
+
 _DEFAULT_BATCH_SIZE = 64
 _SCORE_DECIMALS = 4
 
 
-def error_record(record_id, message: str, line: int | None = None) -> dict:
+def error_record(record_id: str | int | None, message: str, line: int | None = None) -> dict:
     """The output contract's error shape."""
     out = {"id": record_id, "status": "error", "error": message}
     if line is not None:
@@ -35,7 +38,7 @@ def error_record(record_id, message: str, line: int | None = None) -> dict:
     return out
 
 
-def label_batch(model, batch: list[Record]) -> list[dict]:
+def label_batch(model: TopicClassifier, batch: list[Record]) -> list[dict]:
     """Label one batch of records: exactly one output dict per record, in order."""
     outputs: list[dict | None] = [None] * len(batch)
     pending, results, truncated = [], [], []
@@ -65,7 +68,7 @@ def label_batch(model, batch: list[Record]) -> list[dict]:
                 "wrapper_language": language.wrapper_language,
                 "language_confidence": language.confidence,
                 "labels": labels[row],
-                "scores": {str(name): float(p) for name, p in zip(model.classes_, proba[row])},
+                "scores": {str(name): float(p) for name, p in zip(model.classes_, proba[row], strict=True)},
             }
             if truncated[row]:
                 outputs[position]["truncated"] = True
@@ -90,7 +93,7 @@ class LabelJob:
 
 
 def label_file(
-    model,
+    model: TopicClassifier,
     input: str | Path,
     output: str | Path | None = None,
     *,
@@ -101,7 +104,7 @@ def label_file(
     workers: int = 1,
     resume: bool = False,
     job: LabelJob | None = None,
-    on_progress=None,
+    on_progress: Callable[[int], None] | None = None,
     stdout: IO[str] | None = None,
 ) -> dict[str, int]:
     """Label a JSONL/CSV file (or ``-``, stdin) into ``output`` (JSONL; ``None``: ``stdout``).
@@ -142,13 +145,13 @@ def label_file(
 
 
 def run_label_job(
-    model,
+    model: TopicClassifier,
     records: Iterable[Record],
     output: IO[str],
     batch_size: int = _DEFAULT_BATCH_SIZE,
     skip: int = 0,
     workers: int = 1,
-    on_progress=None,
+    on_progress: Callable[[int], None] | None = None,
     method: str | None = None,
 ) -> dict[str, int]:
     """Label ``records`` into ``output``, one flushed write per batch; return counts of ok and error records.
@@ -195,17 +198,17 @@ _worker_model = None
 _WRITER = JsonlWriter()
 
 
-def _serialised_batch(model, batch: list[Record]) -> tuple[str, int, int]:
+def _serialised_batch(model: TopicClassifier, batch: list[Record]) -> tuple[str, int, int]:
     """Label a batch and return its JSON lines with the counts of ok and error records."""
     outputs = label_batch(model, batch)
     errors = sum(out["status"] == "error" for out in outputs)
     return _WRITER.serialise(outputs), len(outputs) - errors, errors
 
 
-def _init_worker(model) -> None:
-    """Take the model; leave Ctrl-C to the parent; keep each worker on one thread (the workers fill the cores).
+def _init_worker(model: TopicClassifier) -> None:
+    """Take the model; leave Ctrl-C to the parent; keep each worker on one thread.
 
-    Without the thread limit, every worker's BLAS and tokenizer start thread
+    The workers fill the cores: without the thread limit, every worker's BLAS and tokenizer start thread
     pools of their own and the processes fight over the same cores. Under
     ``fork`` the model arrives as the parent's memory; under ``spawn`` pickled.
     """
@@ -217,7 +220,7 @@ def _init_worker(model) -> None:
     threadpool_limits(1)  # lasts for the process (the object is not a context here)
 
 
-def _load_before_fork(model) -> None:
+def _load_before_fork(model: TopicClassifier) -> None:
     """Load the encoder (and check it against the model) and the language detector once, in this process.
 
     Forked workers then share them instead of each loading, verifying and
@@ -232,7 +235,7 @@ def _worker_label(batch: list[Record]) -> tuple[str, int, int]:
     return _serialised_batch(_worker_model, batch)
 
 
-def start_method(model) -> str:
+def start_method(model: TopicClassifier) -> str:
     """``fork`` where the platform has it and the model's encoder survives a fork, else ``spawn``."""
     import multiprocessing
 
@@ -243,7 +246,7 @@ def start_method(model) -> str:
 
 
 def _labelled_batches(
-    model, batches: Iterator[list[Record]], workers: int, method: str | None = None
+    model: TopicClassifier, batches: Iterator[list[Record]], workers: int, method: str | None = None
 ) -> Iterator[tuple[str, int, int]]:
     """Serialised batches in input order, labelled here or (``workers`` > 1) in worker processes.
 

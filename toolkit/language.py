@@ -18,9 +18,16 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING
 
 from toolkit.cleaning import CleanResult
 from toolkit.text import script_of
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    import numpy as np
+    from langdetect import DetectorFactory
 
 UNDETERMINED = "und"
 _DEFAULT_SAMPLE_CHARS = 600
@@ -65,7 +72,7 @@ def detect_documents(results: Sequence[CleanResult]) -> list[LanguageResult]:
     answers = iter(_identify(queries))
     bodies = [answer if answer is not None else next(answers) for _, answer in bodies]
     detected = []
-    for (language, confidence), found in zip(bodies, groups):
+    for (language, confidence), found in zip(bodies, groups, strict=True):
         votes: dict[str, float] = {}
         for group in found:
             code = group.code if group.code is not None else next(answers)[0]
@@ -182,7 +189,7 @@ class _BatchIdentifier:
     test checks the answers against py3langid's own on a corpus.
     """
 
-    def __init__(self, arrays: dict):
+    def __init__(self, arrays: dict[str, np.ndarray]) -> None:
         import numpy as np
 
         self.ptc = arrays["ptc"]
@@ -222,7 +229,7 @@ class _BatchIdentifier:
         best = scores.argmax(axis=1)
         return [(self.classes[i], float(scores[row, i])) for row, i in enumerate(best.tolist())]
 
-    def _states(self, data):
+    def _states(self, data: np.ndarray) -> np.ndarray:
         """The automaton's state after each byte from position ``depth - 1`` on, each read from a fresh start.
 
         Texts are separated by ``depth - 1`` zero bytes, which leave the start
@@ -236,8 +243,11 @@ class _BatchIdentifier:
             states = self.nextmove[self.rowbase[states] + data[lead - back : len(data) - back]]
         return states
 
-    def _scores(self, owners, features, n_texts: int):
-        """Naive Bayes log scores per text; a text with no feature scores all zeros (py3langid's abstention)."""
+    def _scores(self, owners: np.ndarray, features: np.ndarray, n_texts: int) -> np.ndarray:
+        """Naive Bayes log scores per text.
+
+        A text with no feature scores all zeros (py3langid's abstention).
+        """
         import numpy as np
         from scipy import sparse
 
@@ -254,7 +264,10 @@ class _BatchIdentifier:
 
 
 def _alias_pairs(classes: list[str]) -> list[tuple[int, int]]:
-    """``(first, later)`` column pairs of labels that appear more than once (py3langid maps two scripts to one code)."""
+    """``(first, later)`` column pairs of labels that appear more than once.
+
+    py3langid maps two scripts to one code.
+    """
     first: dict[str, int] = {}
     pairs = []
     for column, name in enumerate(classes):
@@ -272,8 +285,11 @@ def _langid_bytes(text: str) -> bytes:
     return unicodedata.normalize("NFC", text).encode("utf-8", "surrogatepass")
 
 
-def _automaton_depth(nextmove, rows) -> int:
-    """The longest pattern of py3langid's automaton: the largest breadth-first distance from the start state."""
+def _automaton_depth(nextmove: np.ndarray, rows: np.ndarray) -> int:
+    """The longest pattern of py3langid's automaton.
+
+    That is, the largest breadth-first distance from the start state.
+    """
     import numpy as np
 
     rowbase = rows.astype(np.int64) << 8
@@ -290,8 +306,11 @@ def _automaton_depth(nextmove, rows) -> int:
         depth += 1
 
 
-def _unpacked_model():
-    """Path (or open file) of py3langid's model as a plain .npz (plus the automaton's depth), unpacked once into the cache."""
+def _unpacked_model() -> Path | IO[bytes]:
+    """Path (or open file) of py3langid's model as a plain .npz (plus the automaton's depth).
+
+    It is unpacked once into the cache.
+    """
     import tempfile
     from importlib.metadata import version
 
@@ -335,7 +354,7 @@ def _packaged_model() -> dict:
     return arrays
 
 
-def _write_npz(handle, arrays: dict) -> None:
+def _write_npz(handle: IO[bytes], arrays: dict[str, np.ndarray]) -> None:
     import numpy as np
 
     np.savez(handle, **arrays)
@@ -352,7 +371,7 @@ def _seeded_langdetect(text: str) -> tuple[str, float]:
     return _CODE_MAP.get(best.lang, best.lang), float(best.prob)
 
 
-def _get_factory():
+def _get_factory() -> DetectorFactory:
     """Load langdetect's profiles once, with a fixed seed so answers never vary."""
     global _factory
     if _factory is None:

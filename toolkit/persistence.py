@@ -17,7 +17,9 @@ import os
 import pickle
 import platform
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from joblib.numpy_pickle import NumpyArrayWrapper, NumpyUnpickler
@@ -51,7 +53,7 @@ def library_versions() -> dict[str, str]:
     }
 
 
-def _plain(value):
+def _plain(value: Any) -> Any:
     """Numpy scalars (in keys too) to Python values, recursively; arrays stay arrays."""
     if isinstance(value, dict):
         return {_plain(key): _plain(item) for key, item in value.items()}
@@ -63,9 +65,10 @@ def _plain(value):
 
 
 def save_state(state: dict, path: str | Path) -> Path:
-    """Write a model's plain-data ``state`` to ``path`` atomically: a crash mid-write leaves any previous file intact.
+    """Write a model's plain-data ``state`` to ``path`` atomically.
 
-    The file's format name, format version and the library versions are added here.
+    A crash mid-write leaves any previous file intact. The file's format
+    name, format version and the library versions are added here.
     """
     import joblib
 
@@ -113,13 +116,14 @@ def read_state(path: str | Path) -> dict:
     return state
 
 
-def _check_format(state, path: Path) -> None:
+def _check_format(state: object, path: Path) -> None:
     if not isinstance(state, dict) or state.get("format") != FORMAT_NAME:
         raise ModelError(f"{path} is not a toolkit model file")
     version = state.get("format_version")
     if not isinstance(version, int) or version > FORMAT_VERSION:
         raise ModelError(
-            f"{path} uses model format {version}, newer than this toolkit reads ({FORMAT_VERSION}): upgrade toolkit"
+            f"{path} uses model format {version}, newer than this toolkit reads ({FORMAT_VERSION}): "
+            "upgrade toolkit"
         )
     missing = [
         key for key in ("classes", "thresholds", "coef", "intercept", "params", "encoder") if key not in state
@@ -144,7 +148,7 @@ def check_versions(state: dict, path: str | Path) -> None:
         )
 
 
-def _plain_dtype(dtype) -> bool:
+def _plain_dtype(dtype: np.dtype) -> bool:
     """True for an ordinary numeric dtype whose description round-trips (no fields, objects or sub-arrays)."""
     try:
         return (
@@ -164,7 +168,7 @@ class _SafeUnpickler(NumpyUnpickler):
 
     dispatch = NumpyUnpickler.dispatch.copy()
 
-    def find_class(self, module: str, name: str):
+    def find_class(self, module: str, name: str) -> Callable[..., object]:
         """Only the numpy/joblib pieces that rebuild arrays may be named by the file."""
         if (module, name) not in _ALLOWED_GLOBALS:
             raise ModelError(
@@ -173,7 +177,7 @@ class _SafeUnpickler(NumpyUnpickler):
             )
         return super().find_class(module, name)
 
-    def load_build(self):
+    def load_build(self) -> None:
         """Check every dtype, array and joblib array wrapper as soon as it is built, before any data are read.
 
         A dtype's pickled state can claim flags that contradict its fields (an

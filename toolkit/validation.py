@@ -88,9 +88,9 @@ def _check_records(
 
 
 def _shingles(text: str, size: int = _DEFAULT_SHINGLE) -> np.ndarray:
-    """Hashes of the text's runs of ``size`` consecutive lowercased words (CJK characters count as words), unique.
+    """Hashes of the text's runs of ``size`` consecutive lowercased words, unique.
 
-    Words are hashed with Python's ``hash`` (salted per process, which is fine:
+    CJK characters count as words. Words are hashed with Python's ``hash`` (salted per process, which is fine:
     shingles are only compared within one run) and combined in 64-bit
     polynomial arithmetic.
     """
@@ -120,7 +120,7 @@ def near_duplicates(
     order = np.argsort(index, kind="stable")
     index, owners = index[order], owners[order]
     pairs = []
-    for doc, body in zip(left, clean_bodies([doc.text for doc in left])):
+    for doc, body in zip(left, clean_bodies([doc.text for doc in left]), strict=True):
         own = _shingles(body)
         start, stop = np.searchsorted(index, own, side="left"), np.searchsorted(index, own, side="right")
         hits = np.bincount(owners[_ranges(start, stop)], minlength=len(right_sets))
@@ -133,7 +133,10 @@ def near_duplicates(
 def _cached_near_duplicates(
     left: list[LabelledDoc], right: list[LabelledDoc]
 ) -> list[tuple[str, str, float]]:
-    """:func:`near_duplicates`, remembered in the training cache for the same two splits (retraining re-checks them)."""
+    """:func:`near_duplicates`, remembered in the training cache for the same two splits.
+
+    Retraining re-checks them.
+    """
     import hashlib
     import json
 

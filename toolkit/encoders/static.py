@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from toolkit.encoders.base import _one_line, folder_hash, normalise_rows
 from toolkit.errors import EncoderError
+
+if TYPE_CHECKING:
+    from model2vec import StaticModel
+    from tokenizers import Encoding, Tokenizer
 
 STATIC_ENCODER = "static-minilm"
 _REPO_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -35,20 +40,23 @@ def static_model_path(name: str = STATIC_ENCODER) -> Path:
 class StaticEncoder:
     """A model2vec static model: token vectors averaged over the whole text, numpy only (no torch)."""
 
-    def __init__(self, name: str = STATIC_ENCODER):
+    def __init__(self, name: str = STATIC_ENCODER) -> None:
         self.name = name
-        self._model = None
+        self._model: StaticModel | None = None
         self._vectors: np.ndarray | None = None
         self._tokens: _ChunkTokenizer | None = None
         self._hash: str | None = None
 
     def __getstate__(self) -> dict:
-        """Pickle the name and fingerprint only: the table and tokenizer are reloaded where it is unpickled."""
+        """Pickle the name and fingerprint only.
+
+        The table and tokenizer are reloaded where it is unpickled.
+        """
         state = dict(self.__dict__)
         state.update(_model=None, _vectors=None, _tokens=None)
         return state
 
-    def _load(self):
+    def _load(self) -> StaticModel:
         if self._model is None:
             try:
                 from model2vec import StaticModel
@@ -56,7 +64,8 @@ class StaticEncoder:
                 raise EncoderError("the static encoder needs model2vec: pip install model2vec") from None
             try:
                 model = _load_static(StaticModel, static_model_path(self.name))
-                model.tokenizer.no_truncation()  # whole texts, as model2vec's encode(max_length=None) reads them
+                # whole texts, as model2vec's encode(max_length=None) reads them
+                model.tokenizer.no_truncation()
                 model.tokenizer.no_padding()  # a text's tokens never depend on the rest of its batch
                 self._model = model
             except EncoderError:
@@ -137,7 +146,7 @@ class _ChunkTokenizer:
     one instance safe to share between threads.
     """
 
-    def __init__(self, tokenizer, limit: int = _DEFAULT_CHUNK_CACHE):
+    def __init__(self, tokenizer: Tokenizer, limit: int = _DEFAULT_CHUNK_CACHE) -> None:
         self.tokenizer = tokenizer
         self.limit = limit
         self.chunked = _splits_at_spaces(tokenizer)
@@ -182,14 +191,14 @@ class _ChunkTokenizer:
                 known.clear()
                 known[""] = []
                 known.update(survivors)
-            known.update(zip(new, (encoding.ids for encoding in self._encode(new))))
+            known.update(zip(new, (encoding.ids for encoding in self._encode(new)), strict=True))
         rows = [[token for chunk in chunks for token in known[chunk]] for chunks in split]
         for chunk in new:
             if len(chunk) > _DEFAULT_MAX_CACHED_CHUNK:
                 del known[chunk]
         return rows
 
-    def _encode(self, texts: list[str]):
+    def _encode(self, texts: list[str]) -> list[Encoding]:
         try:
             return self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)
         except (
@@ -199,8 +208,11 @@ class _ChunkTokenizer:
             return self.tokenizer.encode_batch_fast(texts, add_special_tokens=False)
 
 
-def _splits_at_spaces(tokenizer) -> bool:
-    """Whether the tokenizer's output for a text is the concatenation of its output for the text's space-separated chunks."""
+def _splits_at_spaces(tokenizer: Tokenizer) -> bool:
+    """Whether the tokenizer reads a text as it reads the text's space-separated chunks.
+
+    That is: its output for a text is the concatenation of its output for those chunks.
+    """
     try:
         spec = json.loads(tokenizer.to_str())
     except Exception:  # a tokenizer that cannot describe itself: take the safe path
@@ -210,7 +222,7 @@ def _splits_at_spaces(tokenizer) -> bool:
     return normalizer in _PER_CHARACTER_NORMALIZERS and pre_tokenizer in _SPACE_SPLITTING_PRE_TOKENIZERS
 
 
-def _load_static(model_class, folder: Path):
+def _load_static(model_class: type[StaticModel], folder: Path) -> StaticModel:
     """Build a model2vec StaticModel from a local folder.
 
     A plain folder (embeddings, tokenizer, config) is read directly: the

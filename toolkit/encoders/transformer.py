@@ -9,12 +9,17 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from toolkit.encoders.base import _one_line, folder_hash, normalise_rows
 from toolkit.errors import EncoderError
 from toolkit.text import split_sentences
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+    from transformers import PreTrainedTokenizerBase
 
 TRANSFORMER_ENCODER = "all-MiniLM-L6-v2"
 _DEFAULT_BATCH_SIZE = 32
@@ -47,14 +52,14 @@ class SentenceTransformerEncoder:
 
     def __init__(
         self, name: str, batch_size: int = _DEFAULT_BATCH_SIZE, max_passages: int = _DEFAULT_MAX_PASSAGES
-    ):
+    ) -> None:
         self.name = name
         self.batch_size = batch_size
         self.max_passages = max_passages
-        self._model = None
+        self._model: SentenceTransformer | None = None
         self._hash: str | None = None
 
-    def _load(self):
+    def _load(self) -> SentenceTransformer:
         if self._model is not None:
             return self._model
         location = str(default_model_path()) if self.name == TRANSFORMER_ENCODER else self.name
@@ -105,11 +110,17 @@ class SentenceTransformerEncoder:
 
     @property
     def cache_settings(self) -> str:
-        """What, besides the model and this module's code, decides a text's vector (for the training cache)."""
+        """What, besides the model and this module's code, decides a text's vector.
+
+        The training cache keys its vectors on it.
+        """
         return f"-passages{self.max_passages}"
 
     def fingerprint(self) -> str:
-        """A hash of the model's files (weights, tokenizer, config); loads the model only when it has no folder."""
+        """A hash of the model's files (weights, tokenizer, config).
+
+        The model is loaded only when it has no folder.
+        """
         if self._hash is None:
             folder = self._folder()
             self._hash = folder_hash(folder) if folder is not None else _state_hash(self._load())
@@ -138,7 +149,7 @@ class SentenceTransformerEncoder:
             return None
 
 
-def _state_hash(model) -> str:
+def _state_hash(model: SentenceTransformer) -> str:
     digest = hashlib.sha256()
     for key, tensor in sorted(model.state_dict().items()):
         digest.update(key.encode())
@@ -146,16 +157,18 @@ def _state_hash(model) -> str:
     return digest.hexdigest()[:16]
 
 
-def _dimension(model) -> int:
+def _dimension(model: SentenceTransformer) -> int:
     getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
     return int(getter())
 
 
-def _fit_sentences(tokenizer, sentences: list[str], limit: int) -> tuple[list[str], list[int]]:
+def _fit_sentences(
+    tokenizer: PreTrainedTokenizerBase, sentences: list[str], limit: int
+) -> tuple[list[str], list[int]]:
     """Token counts per sentence; a sentence longer than ``limit`` tokens is cut into word runs that fit."""
     counts = [len(ids) for ids in tokenizer(sentences, add_special_tokens=False, verbose=False)["input_ids"]]
     fitted, fitted_counts = [], []
-    for sentence, count in zip(sentences, counts):
+    for sentence, count in zip(sentences, counts, strict=True):
         if count <= limit:
             fitted.append(sentence)
             fitted_counts.append(count)
@@ -174,7 +187,7 @@ def _fit_sentences(tokenizer, sentences: list[str], limit: int) -> tuple[list[st
 def _pack(sentences: list[str], counts: list[int], limit: int) -> list[tuple[str, int]]:
     """Greedily pack sentences into passages of at most ``limit`` tokens; return (text, tokens)."""
     packed, current, size = [], [], 0
-    for sentence, count in zip(sentences, counts):
+    for sentence, count in zip(sentences, counts, strict=True):
         if current and size + count > limit:
             packed.append((" ".join(current), size))
             current, size = [], 0
@@ -186,7 +199,10 @@ def _pack(sentences: list[str], counts: list[int], limit: int) -> list[tuple[str
 
 
 def _quiet_transformers() -> None:
-    """Keep transformers' load reports and progress bars off stderr (our stderr is for progress and errors)."""
+    """Keep transformers' load reports and progress bars off stderr.
+
+    Our stderr is for progress and errors.
+    """
     try:
         from transformers.utils import logging as transformers_logging
     except ImportError:

@@ -14,9 +14,12 @@ import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from toolkit.errors import InputError
+
+if TYPE_CHECKING:
+    from _csv import Reader as CsvReader
 
 _DEFAULT_MAX_FILE_BYTES = 64 * 1024 * 1024
 _BOMS = (
@@ -174,7 +177,7 @@ def iter_records(
     return _closing(_check_ids(records), stream if str(path) != "-" else None)
 
 
-def _closing(records: Iterator[Record], stream) -> Iterator[Record]:
+def _closing(records: Iterator[Record], stream: io.TextIOWrapper | None) -> Iterator[Record]:
     try:
         yield from records
     finally:
@@ -186,7 +189,8 @@ def _iter_jsonl(stream: io.TextIOWrapper, id_field: str, text_field: str) -> Ite
     line_no = 0
     for raw in stream:
         line_no += 1
-        line = raw.strip(_BLANK)  # ASCII blanks only: a line of U+001F or U+2028 is a bad record, not a blank one
+        # ASCII blanks only: a line of U+001F or U+2028 is a bad record, not a blank one
+        line = raw.strip(_BLANK)
         if not line:
             continue
         if _has_surrogates(line):
@@ -206,7 +210,7 @@ def _iter_jsonl(stream: io.TextIOWrapper, id_field: str, text_field: str) -> Ite
         yield _record_from_mapping(obj, line_no, id_field, text_field)
 
 
-def _csv_header(reader, id_field: str, text_field: str, source: str) -> list[str] | None:
+def _csv_header(reader: CsvReader, id_field: str, text_field: str, source: str) -> list[str] | None:
     """Read and check the header row; None for an empty file."""
     try:
         header = next(reader)
@@ -224,7 +228,9 @@ def _csv_header(reader, id_field: str, text_field: str, source: str) -> list[str
     return header
 
 
-def _iter_csv(reader, header: list[str] | None, id_field: str, text_field: str) -> Iterator[Record]:
+def _iter_csv(
+    reader: CsvReader, header: list[str] | None, id_field: str, text_field: str
+) -> Iterator[Record]:
     if header is None:
         return
     while True:
@@ -240,7 +246,7 @@ def _iter_csv(reader, header: list[str] | None, id_field: str, text_field: str) 
         if len(row) != len(header):
             yield Record(None, None, reader.line_num, f"row has {len(row)} fields, header has {len(header)}")
             continue
-        yield _record_from_mapping(dict(zip(header, row)), reader.line_num, id_field, text_field)
+        yield _record_from_mapping(dict(zip(header, row, strict=True)), reader.line_num, id_field, text_field)
 
 
 def _record_from_mapping(obj: dict, line_no: int, id_field: str, text_field: str) -> Record:
