@@ -130,9 +130,10 @@ class CachedEncoder:
     def encode(self, texts: list[str]) -> np.ndarray:
         """Embed ``texts``, computing only those missing from the cache."""
         settings = getattr(self.encoder, "cache_settings", "")
+        code = getattr(self.encoder, "cache_version", None) or source_hash(type(self.encoder).__module__)
         rows = cached_map(
             texts,
-            f"embeddings-{self.encoder.fingerprint()}-{source_hash(type(self.encoder).__module__)}{settings}",
+            f"embeddings-{self.encoder.fingerprint()}-{code}{settings}",
             lambda missing: list(self.encoder.encode(missing)),
             lambda vector: np.asarray(vector, dtype=np.float32).tobytes(),
             lambda blob: np.frombuffer(blob, dtype=np.float32),

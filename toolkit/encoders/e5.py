@@ -119,10 +119,10 @@ class E5Encoder:
             passages.append(" ".join(current))
         return passages or [body]
 
-    @property
-    def cache_settings(self) -> str:
-        """Passage settings decide a text's vectors too (for the training cache)."""
-        return f"-p{self.passage_tokens}x{self.max_passages}"
+    # The vector of a unit depends only on its text, the weights (the fingerprint) and safe_text:
+    # bump this when safe_text or the prefix changes, so that edits elsewhere in this module
+    # (docs, unit splitting) keep the training cache valid.
+    cache_version = "e5-1"
 
     def fingerprint(self) -> str:
         """A hash of the bundled 4-bit weights file."""
