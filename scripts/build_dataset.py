@@ -106,8 +106,10 @@ def wrap(text: str, language: str, chrome: dict[str, list[dict]], rng: random.Ra
     return separator.join(pieces), wrapper
 
 
-def wrap_recoverably(text: str, language: str, chrome: dict[str, list[dict]], rng: random.Random) -> tuple[str, str]:
-    """:func:`wrap`, drawn again (up to three times) when the cleaner would keep the chrome instead of the article.
+def wrap_recoverably(
+    text: str, language: str, chrome: dict[str, list[dict]], rng: random.Random
+) -> tuple[str, str]:
+    """:func:`wrap`, drawn again (up to three times) when the cleaner would keep the chrome, not the article.
 
     That happens to a short brief in a script the cleaner cannot weigh well (Hebrew, Thai, Devanagari)
     inside a long Latin chrome with sentence-like disclaimers: training on such a page would teach the

@@ -40,8 +40,8 @@ def _encoder(spec: str, passages: int | None):
 def main(argv: list[str] | None = None) -> int:
     """Train and evaluate each configuration; print a markdown table."""
     import numpy as np
-
     from eval_realdev import load_devset, score_rows
+
     from toolkit.classifier import TopicClassifier
     from toolkit.io import load_dataset
     from toolkit.metrics import grouped_scores, label_scores
@@ -56,7 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     topics = load_taxonomy()
     names = topics.names
     print(
-        "| configuration | CV (train) | test | en | ar | ja | other | real dev | en | ar | ja | other | fit (s) |"
+        "| configuration | CV (train) | test | en | ar | ja | other "
+        "| real dev | en | ar | ja | other | fit (s) |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for config in args.configs.split(","):

@@ -44,7 +44,8 @@ def _classify_seeds(model: str) -> dict[str, dict]:
     paths = [str(SHARED_SEEDS / name) for name in sorted(expected)]
     result = runner.invoke(app, ["classify", *paths, "--json", "--model", model])
     assert result.exit_code == 0, result.output
-    return {json.loads(line)["id"].rsplit("/", 1)[-1]: json.loads(line) for line in result.output.splitlines()}
+    records = [json.loads(line) for line in result.output.splitlines()]
+    return {record["id"].rsplit("/", 1)[-1]: record for record in records}
 
 
 # The default model's known misses on the seeds: physical_ai stated in one paragraph of a long
@@ -75,7 +76,9 @@ def test_seed_articles_get_their_topics():
 def test_seed_articles_get_their_topics_known_misses():
     expected = _seed_expectations()
     got = _classify_seeds("default")
-    assert all(sorted(got[name]["labels"]) == sorted(expected[name]["labels"]) for name in _DEFAULT_SEED_MISSES)
+    assert all(
+        sorted(got[name]["labels"]) == sorted(expected[name]["labels"]) for name in _DEFAULT_SEED_MISSES
+    )
 
 
 @_SEEDS

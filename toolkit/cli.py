@@ -161,7 +161,12 @@ def train(
     typer.echo(f"training on {len(docs)} documents from {data} ({', '.join(taxonomy.names)})", err=True)
     started = time.perf_counter()
     model = TopicClassifier(
-        encoder=encoder, topics=taxonomy, features=features, C=regularisation, char_weight=char_weight, cv=cv,
+        encoder=encoder,
+        topics=taxonomy,
+        features=features,
+        C=regularisation,
+        char_weight=char_weight,
+        cv=cv,
         seed=seed,
     )
     groups = [doc.story or doc.id for doc in docs] if any(doc.story for doc in docs) else None
