@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,6 @@ from hypothesis import strategies as st
 
 from tests.conftest import SHARED_SEEDS
 from toolkit.cleaning import clean
-from toolkit.language import detect_document
 
 WRAPPED = Path(__file__).resolve().parent / "data" / "wrapped.jsonl"
 
@@ -74,58 +72,11 @@ def test_removed_blocks_carry_reasons():
     assert any("arabic script" in block.reason for block in result.removed)
 
 
-def _assemble(segments: list[dict]) -> str:
-    """Join segments with the separator each one declares after itself."""
-    parts = []
-    for position, segment in enumerate(segments):
-        parts.append(segment["text"])
-        if position < len(segments) - 1:
-            parts.append(segment.get("sep", "\n\n"))
-    return "".join(parts)
-
-
-def _score_document(doc: dict) -> dict:
-    """Characters of body kept and of chrome left, plus whether both languages were detected right."""
-    result = clean(_assemble(doc["segments"]))
-    kept_lines = [line.strip() for line in result.body.split("\n\n")]
-    kept_text = "\n".join(kept_lines)
-    totals = {"body": 0, "body_kept": 0, "chrome": 0, "chrome_left": 0}
-    for segment in doc["segments"]:
-        for line in (ln.strip() for ln in segment["text"].split("\n")):
-            if not line:
-                continue
-            present = line in kept_lines or (len(line) > 20 and line in kept_text)
-            if segment["kind"] == "body":
-                totals["body"] += len(line)
-                totals["body_kept"] += len(line) if present else 0
-            else:
-                totals["chrome"] += len(line)
-                totals["chrome_left"] += len(line) if present else 0
-    found = detect_document(result)
-    return {
-        **totals,
-        "language_ok": found.language == doc["language"],
-        "wrapper_ok": found.wrapper_language == doc["wrapper_language"],
-    }
-
-
 def _evaluate(path: Path = WRAPPED) -> dict:
-    """Body retention, chrome removal and language accuracy over the wrapped corpus.
+    """Body retention, chrome removal and language accuracy over the wrapped corpus."""
+    from toolkit.cleaning_eval import evaluate_cleaning
 
-    The same measure as ``scripts/eval_cleaning.py``, kept here so the tests need nothing outside the
-    ``toolkit`` package.
-    """
-    docs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    scored = [_score_document(doc) for doc in docs]
-    body = sum(s["body"] for s in scored)
-    chrome = sum(s["chrome"] for s in scored)
-    return {
-        "documents": len(docs),
-        "body_retention": sum(s["body_kept"] for s in scored) / body,
-        "chrome_removal": 1 - sum(s["chrome_left"] for s in scored) / chrome,
-        "body_language_accuracy": sum(s["language_ok"] for s in scored) / len(docs),
-        "wrapper_language_accuracy": sum(s["wrapper_ok"] for s in scored) / len(docs),
-    }
+    return evaluate_cleaning(path)[0]
 
 
 def test_wrapped_corpus_meets_targets():
