@@ -7,16 +7,22 @@ Readers never raise on one bad record: they yield a :class:`Record` whose
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
+import hashlib
 import io
 import json
+import os
+import stat
 import sys
+from collections import Counter, OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from toolkit.errors import InputError
+from toolkit.errors import InputError, UsageError
+from toolkit.limits import DUPLICATE_WINDOW
 
 if TYPE_CHECKING:
     from _csv import Reader as CsvReader
@@ -32,7 +38,13 @@ _BOMS = (
 _BLANK = " \t\n\r\x0b\x0c"
 _JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 _CSV_SUFFIXES = {".csv"}
-_CSV_FIELD_LIMIT = 2**31 - 1  # a C long on every platform: a whole article fits in one field
+_FORMATS = ("jsonl", "csv")
+_DEFAULT_MAX_RECORD_CHARS = 16 * 2**20  # one JSONL line or CSV record; a long feature is 50 KB
+_OVERSIZED_MARK = "\uffff"  # a noncharacter: never in real text
+_OVERSIZED = f"{_OVERSIZED_MARK}(a line over the length limit, skipped)\n"  # stands in for a skipped line
+_SKIP_CHUNK = 2**20
+_SEEN_FILTER_BITS = 2**27  # 16 MB: false "maybe repeated" under 1 in 10^6 up to a few million ids
+_SEEN_FILTER_HASHES = 7
 
 
 @dataclass
@@ -83,23 +95,23 @@ def normalise_newlines(text: str) -> str:
 
 
 def read_text_file(path: str | Path, max_bytes: int = _DEFAULT_MAX_FILE_BYTES) -> str:
-    """Read one article file (or ``-`` for stdin) as text, with one-line errors for every failure."""
-    if str(path) == "-":
-        data = sys.stdin.buffer.read(max_bytes + 1)
-        if len(data) > max_bytes:
-            raise InputError(f"standard input is over the {max_bytes // 2**20} MB limit")
-        return decode_bytes(data, "standard input")
-    path = Path(path)
+    """Read one article file (or ``-`` for stdin) as text, with one-line errors for every failure.
+
+    At most ``max_bytes`` are read, whatever the file claims to be; devices
+    and sockets are refused, and a FIFO with no writer reads as empty.
+    """
+    source = "standard input" if str(path) == "-" else str(path)
+    handle = open_binary(path)
     try:
-        size = path.stat().st_size
-        if path.is_dir():
-            raise InputError(f"{path} is a directory, not a file")
-        if size > max_bytes:
-            raise InputError(f"{path} is {size / 2**20:.0f} MB, over the {max_bytes // 2**20} MB limit")
-        data = _read_bytes(path)
+        data = handle.read(max_bytes + 1)
     except OSError as exc:
-        raise InputError(_os_error_message(exc, path)) from None
-    return decode_bytes(data, str(path))
+        raise InputError(_os_error_message(exc, Path(source))) from None
+    finally:
+        if str(path) != "-":
+            handle.close()
+    if len(data) > max_bytes:
+        raise InputError(f"{source} is over the {max_bytes // 2**20} MB limit")
+    return decode_bytes(data, source)
 
 
 def _os_error_message(exc: OSError, path: Path) -> str:
@@ -111,11 +123,6 @@ def _os_error_message(exc: OSError, path: Path) -> str:
     if isinstance(exc, IsADirectoryError):
         return f"{path} is a directory, not a file"
     return f"cannot read {path}: {exc.strerror or exc}"
-
-
-def _read_bytes(path: Path) -> bytes:
-    with open(path, "rb") as handle:
-        return handle.read()
 
 
 def detect_format(path: str | Path, first_bytes: bytes = b"") -> str:
@@ -130,23 +137,59 @@ def detect_format(path: str | Path, first_bytes: bytes = b"") -> str:
 
 
 def open_binary(path: str | Path) -> IO[bytes]:
-    """Open a file (or ``-`` for stdin) for binary reading, with one-line errors."""
+    """Open a file (or ``-`` for stdin) for binary reading, with one-line errors.
+
+    Regular files and pipes only: a device such as ``/dev/zero`` or a socket
+    is refused, and a FIFO is opened without waiting for a writer.
+    """
     if str(path) == "-":
+        if sys.stdin is None:
+            raise InputError("standard input is closed: pipe the records in, or name a file")
         return sys.stdin.buffer
     path = Path(path)
-    if path.is_dir():
-        raise InputError(f"{path} is a directory, not a file")
     try:
-        return open(path, "rb")
+        descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise InputError(_os_error_message(exc, path)) from None
+    mode = os.fstat(descriptor).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISFIFO(mode)):
+        os.close(descriptor)
+        kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file (a device or socket)"
+        raise InputError(f"{path} is {kind}: give a file, or '-' for standard input")
+    with contextlib.suppress(OSError, AttributeError):
+        os.set_blocking(descriptor, True)
+    return os.fdopen(descriptor, "rb")
 
 
-def _text_stream(handle: IO[bytes]) -> io.TextIOWrapper:
+def _text_stream(handle: IO[bytes], newline: str) -> io.TextIOWrapper:
     """Wrap a binary stream as text: BOM-aware, invalid bytes kept as surrogates for per-record errors."""
     buffered = handle if isinstance(handle, io.BufferedReader) else io.BufferedReader(handle)
     encoding = _encoding_for(buffered.peek(4)[:4])
-    return io.TextIOWrapper(buffered, encoding=encoding, errors="surrogateescape", newline="")
+    return io.TextIOWrapper(buffered, encoding=encoding, errors="surrogateescape", newline=newline)
+
+
+class RecordStream:
+    """The records of a batch input, in order; after the end, ``maybe_repeated`` counts probable repeats.
+
+    Ids repeated within the last :data:`DUPLICATE_WINDOW` records become error
+    records; a repeat further back is only probable (see :class:`_SeenIds`), so
+    its record is labelled and counted here instead.
+    """
+
+    def __init__(self, records: Iterator[Record], seen: _SeenIds) -> None:
+        self._records = records
+        self._seen = seen
+
+    def __iter__(self) -> RecordStream:
+        return self
+
+    def __next__(self) -> Record:
+        return next(self._records)
+
+    @property
+    def maybe_repeated(self) -> int:
+        """Ids that probably repeat an id seen more than the window's length of records earlier."""
+        return self._seen.maybe_repeated
 
 
 def iter_records(
@@ -154,27 +197,33 @@ def iter_records(
     fmt: str | None = None,
     id_field: str = "id",
     text_field: str = "text",
-) -> Iterator[Record]:
+    max_record_chars: int = _DEFAULT_MAX_RECORD_CHARS,
+) -> RecordStream:
     """Open a JSONL or CSV batch and return an iterator of its records, one per input record, errors included.
 
     The file is opened and its format (and CSV header) checked now, so a bad
-    input fails before any output is opened; records are read lazily.
+    input fails before any output is opened; records are read lazily, one
+    line (or CSV record) of at most ``max_record_chars`` at a time.
     """
+    if fmt is not None and fmt not in _FORMATS:
+        raise UsageError(f"unknown format {fmt!r}: use {' or '.join(_FORMATS)}")
     handle = open_binary(path)
+    source = "standard input" if str(path) == "-" else str(path)
     buffered = handle if isinstance(handle, io.BufferedReader) else io.BufferedReader(handle)
     fmt = fmt or detect_format(path, buffered.peek(64)[:64])
-    if fmt not in ("jsonl", "csv"):
-        raise InputError(f"unknown format {fmt!r}: use jsonl or csv")
-    stream = _text_stream(buffered)
     if fmt == "jsonl":
-        records = _iter_jsonl(stream, id_field, text_field)
+        stream = _text_stream(buffered, newline="\n")  # a bare CR inside a record does not end it
+        records = _iter_jsonl(_Lines(stream, max_record_chars, source), id_field, text_field)
     else:
-        if csv.field_size_limit() < _CSV_FIELD_LIMIT:
-            csv.field_size_limit(_CSV_FIELD_LIMIT)
-        reader = csv.reader(stream)
-        header = _csv_header(reader, id_field, text_field, str(path))
-        records = _iter_csv(reader, header, id_field, text_field)
-    return _closing(_check_ids(records), stream if str(path) != "-" else None)
+        stream = _text_stream(buffered, newline="")
+        lines = _Lines(stream, max_record_chars, source, remember=True)
+        if csv.field_size_limit() < max_record_chars:
+            csv.field_size_limit(max_record_chars)
+        reader = csv.reader(lines, strict=True)
+        header = _csv_header(reader, id_field, text_field, source)
+        records = _iter_csv(reader, lines, header, id_field, text_field)
+    seen = _SeenIds()
+    return RecordStream(_closing(_check_ids(records, seen), stream if str(path) != "-" else None), seen)
 
 
 def _closing(records: Iterator[Record], stream: io.TextIOWrapper | None) -> Iterator[Record]:
@@ -185,10 +234,73 @@ def _closing(records: Iterator[Record], stream: io.TextIOWrapper | None) -> Iter
             stream.close()
 
 
-def _iter_jsonl(stream: io.TextIOWrapper, id_field: str, text_field: str) -> Iterator[Record]:
-    line_no = 0
-    for raw in stream:
-        line_no += 1
+class _Lines:
+    """Numbered physical lines of a text stream, none held longer than ``limit`` characters, with push-back.
+
+    A longer line is read through in chunks, never held, and stands as
+    :data:`_OVERSIZED`; a NUL byte in it means binary input, which ends the
+    read with an error. With ``remember``, the lines handed out since
+    :meth:`mark` are kept, so a broken CSV record's later lines can be read
+    again as records of their own.
+    """
+
+    def __init__(self, stream: io.TextIOWrapper, limit: int, source: str, remember: bool = False) -> None:
+        self.stream, self.limit, self.source, self.remember = stream, limit, source, remember
+        self.read = 0  # physical lines read from the stream
+        self.number = 0  # number of the line handed out last
+        self.taken: list[tuple[int, str]] = []
+        self._pending: list[tuple[int, str]] = []  # pushed back; the next one last
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        if self._pending:
+            item = self._pending.pop()
+        else:
+            line = self.stream.readline(self.limit + 1)
+            if not line:
+                raise StopIteration
+            self.read += 1
+            if len(line) > self.limit:
+                self._skip_rest(line)
+                line = _OVERSIZED
+            item = (self.read, line)
+        self.number = item[0]
+        if self.remember:
+            self.taken.append(item)
+        return item[1]
+
+    def _skip_rest(self, line: str) -> None:
+        while True:
+            if "\x00" in line:
+                raise InputError(
+                    f"{self.source} holds NUL bytes (line {self.read}): it is binary data, not JSONL or CSV"
+                )
+            if not line or line.endswith(("\n", "\r")):
+                return
+            line = self.stream.readline(_SKIP_CHUNK)
+
+    def mark(self) -> None:
+        """Start a new record: forget the lines handed out so far."""
+        self.taken = []
+
+    def push_back(self, items: list[tuple[int, str]]) -> None:
+        """Hand these lines out again, in order, before reading on."""
+        self._pending.extend(reversed(items))
+
+    @property
+    def record_start(self) -> int:
+        """Number of the first line of the record read since :meth:`mark`."""
+        return self.taken[0][0] if self.taken else self.number
+
+
+def _iter_jsonl(lines: _Lines, id_field: str, text_field: str) -> Iterator[Record]:
+    for raw in lines:
+        line_no = lines.number
+        if raw is _OVERSIZED:
+            yield Record(None, None, line_no, f"line is longer than {lines.limit:,} characters")
+            continue
         # ASCII blanks only: a line of U+001F or U+2028 is a bad record, not a blank one
         line = raw.strip(_BLANK)
         if not line:
@@ -199,15 +311,25 @@ def _iter_jsonl(stream: io.TextIOWrapper, id_field: str, text_field: str) -> Ite
         try:
             obj = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield Record(None, None, line_no, f"malformed JSON: {exc.msg} at column {exc.colno}")
+            yield Record(None, None, line_no, f"malformed JSON: {exc.msg} (column {exc.colno})")
             continue
-        except (ValueError, RecursionError) as exc:  # over-deep nesting, over-long integers
-            yield Record(None, None, line_no, f"malformed JSON: {type(exc).__name__}")
+        except RecursionError:
+            yield Record(None, None, line_no, "malformed JSON: nested too deeply")
+            continue
+        except ValueError as exc:  # an integer of thousands of digits
+            yield Record(None, None, line_no, f"malformed JSON: {_json_value_problem(exc)}")
             continue
         if not isinstance(obj, dict):
             yield Record(None, None, line_no, f"line is a JSON {type(obj).__name__}, not an object")
             continue
         yield _record_from_mapping(obj, line_no, id_field, text_field)
+
+
+def _json_value_problem(exc: ValueError) -> str:
+    """A short reason for a JSON value Python refuses to build."""
+    if "integer string conversion" in str(exc):
+        return f"a number has more than {sys.get_int_max_str_digits()} digits"
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 def _csv_header(reader: CsvReader, id_field: str, text_field: str, source: str) -> list[str] | None:
@@ -219,6 +341,14 @@ def _csv_header(reader: CsvReader, id_field: str, text_field: str, source: str) 
     except csv.Error as exc:
         raise InputError(f"{source}: unreadable CSV header: {exc}") from None
     header = [name.strip().lstrip("\ufeff") for name in header]
+    if any(_OVERSIZED_MARK in name for name in header):
+        raise InputError(f"{source}: the CSV header line is over the length limit")
+    repeated = sorted(name for name, count in Counter(header).items() if count > 1)
+    if repeated:
+        raise InputError(
+            f"{source}: the CSV header repeats column {', '.join(repr(name) for name in repeated)}: "
+            "rename the copies so each column has one name"
+        )
     missing = [name for name in (id_field, text_field) if name not in header]
     if missing:
         raise InputError(
@@ -229,24 +359,37 @@ def _csv_header(reader: CsvReader, id_field: str, text_field: str, source: str) 
 
 
 def _iter_csv(
-    reader: CsvReader, header: list[str] | None, id_field: str, text_field: str
+    reader: CsvReader, lines: _Lines, header: list[str] | None, id_field: str, text_field: str
 ) -> Iterator[Record]:
+    """CSV records; a broken record (an unclosed or stray quote) costs one error record, not later rows.
+
+    The reader is strict, so a quote that never closes fails at the end of the
+    data or at the next stray quote; the lines that record swallowed after its
+    first are then read again as rows of their own.
+    """
     if header is None:
         return
     while True:
+        lines.mark()
         try:
             row = next(reader)
         except StopIteration:
             return
         except csv.Error as exc:
-            yield Record(None, None, reader.line_num, f"malformed CSV: {exc}")
+            swallowed = lines.taken[1:]
+            yield Record(None, None, lines.record_start, f"malformed CSV: {exc}")
+            lines.push_back(swallowed)
+            continue
+        start = lines.record_start
+        if any(_OVERSIZED_MARK in cell for cell in row):
+            yield Record(None, None, start, f"record is longer than {lines.limit:,} characters")
             continue
         if not any(cell.strip() for cell in row):
             continue
         if len(row) != len(header):
-            yield Record(None, None, reader.line_num, f"row has {len(row)} fields, header has {len(header)}")
+            yield Record(None, None, start, f"row has {len(row)} fields, header has {len(header)}")
             continue
-        yield _record_from_mapping(dict(zip(header, row, strict=True)), reader.line_num, id_field, text_field)
+        yield _record_from_mapping(dict(zip(header, row, strict=True)), start, id_field, text_field)
 
 
 def _record_from_mapping(obj: dict, line_no: int, id_field: str, text_field: str) -> Record:
@@ -270,15 +413,48 @@ def _record_from_mapping(obj: dict, line_no: int, id_field: str, text_field: str
     return Record(record_id, normalise_newlines(text), line_no, None, extra)
 
 
-def _check_ids(records: Iterable[Record]) -> Iterator[Record]:
-    seen: set = set()
+class _SeenIds:
+    """Which ids a batch has had, in flat memory however long the input.
+
+    The last ``window`` ids are held exactly; every id also sets bits in a
+    fixed-size Bloom filter. A repeat inside the window is certain; a repeat
+    further back is only probable (the filter can say yes by chance), so it is
+    counted in ``maybe_repeated`` and its record kept.
+    """
+
+    def __init__(
+        self,
+        window: int = DUPLICATE_WINDOW,
+        bits: int = _SEEN_FILTER_BITS,
+        hashes: int = _SEEN_FILTER_HASHES,
+    ) -> None:
+        self.window, self.bits, self.hashes = window, bits, hashes
+        self.recent: OrderedDict[tuple[str, Any], None] = OrderedDict()
+        self.filter = bytearray(bits // 8)
+        self.maybe_repeated = 0
+
+    def repeated(self, key: tuple[str, Any]) -> bool:
+        """Note ``key``; True if it certainly came before (within the window)."""
+        if key in self.recent:
+            return True
+        digest = hashlib.blake2b(repr(key).encode("utf-8", "surrogatepass"), digest_size=16).digest()
+        first, step = int.from_bytes(digest[:8], "little"), int.from_bytes(digest[8:], "little") | 1
+        positions = [(first + i * step) % self.bits for i in range(self.hashes)]
+        if all(self.filter[p >> 3] & (1 << (p & 7)) for p in positions):
+            self.maybe_repeated += 1
+        for p in positions:
+            self.filter[p >> 3] |= 1 << (p & 7)
+        self.recent[key] = None
+        if len(self.recent) > self.window:
+            self.recent.popitem(last=False)
+        return False
+
+
+def _check_ids(records: Iterable[Record], seen: _SeenIds) -> Iterator[Record]:
     for record in records:
         if record.error is None and record.id is not None:
-            key = (type(record.id).__name__, record.id)
-            if key in seen:
+            if seen.repeated((type(record.id).__name__, record.id)):
                 record = Record(record.id, None, record.line, f"duplicate id {record.id!r}", record.extra)
-            else:
-                seen.add(key)
         yield record
 
 
