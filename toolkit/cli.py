@@ -8,18 +8,21 @@ input, unusable model, dataset errors); 2 usage error (bad options);
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import os
+import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import typer
 
 from toolkit.errors import ToolkitError
+from toolkit.limits import DUPLICATE_WINDOW, MAX_BATCH_SIZE, MAX_WORKERS
 
 if TYPE_CHECKING:
     from toolkit.classifier import TopicClassifier
@@ -73,13 +76,20 @@ def _handle_errors(command: Callable[_P, _R]) -> Callable[_P, _R]:
         except ToolkitError as exc:
             raise _fail(str(exc), exc.exit_code) from None
         except BrokenPipeError:
-            sys.stderr.close()
+            if sys.stderr is not None:
+                sys.stderr.close()
             raise typer.Exit(EXIT_OK) from None
         except OSError as exc:  # an output folder that is missing or read-only, a full disk...
             where = f": {exc.filename}" if exc.filename else ""
             raise _fail(f"{exc.strerror or exc}{where}", EXIT_FAILURE) from None
 
     return wrapper
+
+
+def _require_stdout() -> None:
+    """Fail before any work when standard output is closed: the data would be lost while exiting 0."""
+    if sys.stdout is None:
+        raise _fail("standard output is closed: redirect it to a file (or use --output where there is one)")
 
 
 def default_model_path(name: str = _DEFAULT_MODEL_NAME) -> Path:
@@ -272,6 +282,7 @@ def classify(
     from toolkit.io import Record, read_text_file
     from toolkit.labelling import label_batch
 
+    _require_stdout()
     loaded = _load(model)
     failures = 0
     for path in files:
@@ -316,9 +327,11 @@ def label(
     id_field: str = typer.Option("id", "--id-field", help="Name of the id field/column."),
     text_field: str = typer.Option("text", "--text-field", help="Name of the text field/column."),
     batch_size: int = typer.Option(
-        64, "--batch-size", min=1, help="Records cleaned, embedded and written together."
+        64, "--batch-size", min=1, max=MAX_BATCH_SIZE, help="Records cleaned, embedded and written together."
     ),
-    workers: int = typer.Option(1, "--workers", min=1, help="Processes labelling batches in parallel."),
+    workers: int = typer.Option(
+        1, "--workers", min=1, max=MAX_WORKERS, help="Processes labelling batches in parallel."
+    ),
     resume: bool = typer.Option(
         False,
         "--resume",
@@ -328,7 +341,9 @@ def label(
     """Label a batch: one JSON line out per record in, in input order; bad records become error records.
 
     Output is appended batch by batch, each batch flushed to disk, so an interrupted run (even a kill)
-    leaves only whole records behind, and --resume finishes it.
+    leaves only whole records behind, and --resume finishes it. OUTPUT is locked while a run writes it;
+    OUTPUT.run.json records the input, model and options, and --resume refuses to continue a file
+    that another input, model or set of options wrote.
 
     Examples:
       toolkit label articles.jsonl --output labelled.jsonl
@@ -339,39 +354,71 @@ def label(
     """
     from toolkit.labelling import LabelJob, label_file
 
+    if output is None:
+        _require_stdout()
     loaded = _load(model)
-    progress = _Progress(enabled=sys.stderr.isatty())
+    progress = _Progress(enabled=sys.stderr is not None and sys.stderr.isatty())
     job = LabelJob()
-    try:
-        counts = label_file(
-            loaded,
-            input,
-            output,
-            fmt=fmt,
-            id_field=id_field,
-            text_field=text_field,
-            batch_size=batch_size,
-            workers=workers,
-            resume=resume,
-            job=job,
-            on_progress=progress.update,
-            stdout=sys.stdout,
-        )
-    except KeyboardInterrupt:
-        progress.close()
-        if output:
-            again = " ".join(arg for arg in sys.argv[1:] if arg != "--resume") + " --resume"
-            hint = f"to finish: toolkit {again}"
-        else:
-            hint = "rerun with --output FILE to be able to resume"
-        typer.echo(f"interrupted after {job.done} records; {hint}", err=True)
-        raise typer.Exit(130) from None
-    finally:
-        progress.close()
+    with _sigterm_as_interrupt() as stopped_by:
+        try:
+            counts = label_file(
+                loaded,
+                input,
+                output,
+                fmt=fmt,
+                id_field=id_field,
+                text_field=text_field,
+                batch_size=batch_size,
+                workers=workers,
+                resume=resume,
+                job=job,
+                on_progress=progress.update,
+                stdout=sys.stdout,
+            )
+        except KeyboardInterrupt:
+            progress.close()
+            if output:
+                again = " ".join(arg for arg in sys.argv[1:] if arg != "--resume") + " --resume"
+                hint = f"to finish: toolkit {again}"
+            else:
+                hint = "rerun with --output FILE to be able to resume"
+            typer.echo(f"interrupted after {job.done} records; {hint}", err=True)
+            raise typer.Exit(128 + stopped_by.get("signal", signal.SIGINT)) from None
+        finally:
+            progress.close()
     resumed = f" (resumed after {counts['skipped']})" if counts["skipped"] else ""
     typer.echo(f"labelled {counts['ok']} records, {counts['error']} errors{resumed}", err=True)
+    if counts.get("maybe_duplicate"):
+        typer.echo(
+            f"note: {counts['maybe_duplicate']} ids probably repeat ids seen more than "
+            f"{DUPLICATE_WINDOW:,} records earlier (kept and labelled; repeats closer together are errors)",
+            err=True,
+        )
     if counts["error"]:
         raise typer.Exit(EXIT_PARTIAL)
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[dict]:
+    """While a job runs, SIGTERM stops it like Ctrl-C (workers stopped, how to resume said).
+
+    The dict yielded gets the number of the signal that stopped the job.
+    """
+    seen: dict = {}
+
+    def stop(number: int, frame: object) -> None:
+        seen["signal"] = number
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (an application embedding the CLI)
+        yield seen
+        return
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class _Progress:
@@ -413,6 +460,8 @@ def evaluate(
     """
     from toolkit.evaluation import evaluate_model, format_evaluation
 
+    _require_stdout()
+
     data = _default_data(data, _DEFAULT_TEST)
     result = evaluate_model(_load(model), data)
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2) if as_json else format_evaluation(result))
@@ -429,6 +478,8 @@ def info(
     Example: toolkit info models/default.joblib
     """
     from toolkit.persistence import read_state
+
+    _require_stdout()
 
     path = _model_path(
         model_path or (Path(os.environ["TOOLKIT_MODEL"]) if os.environ.get("TOOLKIT_MODEL") else None)
@@ -483,6 +534,8 @@ def detect(
     from toolkit.io import read_text_file
     from toolkit.language import detect_document
 
+    _require_stdout()
+
     for path in files:
         result = clean_text(read_text_file(path))
         found = detect_document(result)
@@ -517,6 +570,7 @@ def clean_command(file: Path = typer.Argument(..., help="Article text file ('-' 
     from toolkit.cleaning import clean as clean_text
     from toolkit.io import read_text_file
 
+    _require_stdout()
     typer.echo(clean_text(read_text_file(file)).body)
 
 

@@ -8,10 +8,16 @@ output file, workers), so the Python API can run exactly the same job.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
 import os
 import signal
 import stat
+import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -19,15 +25,22 @@ from typing import IO, TYPE_CHECKING
 import numpy as np
 
 from toolkit.cleaning import prepare
-from toolkit.errors import UsageError
+from toolkit.errors import InputError, ToolkitError, UsageError
 from toolkit.io import JsonlWriter, Record, iter_records
 from toolkit.language import detect_documents, load_detector
+from toolkit.limits import MAX_BATCH_SIZE, MAX_WORKERS
 
 if TYPE_CHECKING:
     from toolkit.classifier import TopicClassifier
 
 _DEFAULT_BATCH_SIZE = 64
 _SCORE_DECIMALS = 4
+_RUN_SUFFIX = ".run.json"
+_RUN_FORMAT = "toolkit-label-run"
+_RUN_FORMAT_VERSION = 1
+_MAX_RUN_RECORD_BYTES = 1 << 20
+_IN_FLIGHT_PER_WORKER = 2
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 def error_record(record_id: str | int | None, message: str, line: int | None = None) -> dict:
@@ -59,8 +72,12 @@ def label_batch(model: TopicClassifier, batch: list[Record]) -> list[dict]:
         # threshold without the label (or the reverse).
         proba = np.round(model.score_bodies([result.body for result in results]), _SCORE_DECIMALS)
         labels = model.labels_from_proba(proba)
+        finite = np.isfinite(proba).all(axis=1)
         for row, position in enumerate(pending):
             record, language = batch[position], languages[row]
+            if not finite[row]:  # JSON has no NaN: never write one (a sound model cannot give it)
+                outputs[position] = error_record(record.id, "the model gave a non-finite score", record.line)
+                continue
             outputs[position] = {
                 "id": record.id,
                 "status": "ok",
@@ -109,39 +126,248 @@ def label_file(
 ) -> dict[str, int]:
     """Label a JSONL/CSV file (or ``-``, stdin) into ``output`` (JSONL; ``None``: ``stdout``).
 
-    The input is opened and checked before the output is touched; the output
-    must not be the input; ``resume`` keeps the output's whole records and
-    labels only the rest. Returns the counts of ok, error and skipped records;
-    ``job`` (if given) shows progress, also after an interruption.
+    The options and the input are checked before the output is touched; the
+    output must not be the input, and is locked while the job writes it (a
+    second job on the same output is refused). Next to the output, a small
+    run record (``OUTPUT.run.json``) names the input, the model and the
+    options; ``resume`` continues only a run of the same input, model and
+    options, whose records on disk are the input's first records in order.
+    Returns the counts of ok, error and skipped records (and of ids that
+    probably repeat one seen long before); ``job`` (if given) shows progress,
+    also after an interruption.
     """
     job = job or LabelJob()
+    _check_options(batch_size, workers)
     output = Path(output) if output is not None else None
     if resume and output is None:
         raise UsageError("--resume needs --output (the file to continue)")
-    if (
-        output is not None
-        and str(input) != "-"
-        and output.exists()
-        and Path(input).exists()
-        and os.path.samefile(input, output)
-    ):
-        raise UsageError("--output is the input file: write the labels somewhere else")
-    skip = completed_records(output) if resume and output is not None else 0
-    job.done = skip
+    _refuse_same_file(input, output, stdout)
     records = iter_records(input, fmt, id_field, text_field)
+    run = {
+        "input": _input_identity(input),
+        "model": model_fingerprint(model),
+        "options": {"format": fmt, "id_field": id_field, "text_field": text_field},
+    }
+    if output is None:
+        job.counts = run_label_job(model, records, stdout, batch_size, 0, workers, _tracker(job, on_progress))
+        job.counts["maybe_duplicate"] = records.maybe_repeated
+        return job.counts
+    with _locked_output(output) as stream:
+        skip = _start_or_resume(output, stream, run, resume)
+        job.done = skip
+        _skip_verified(records, output, skip)
+        try:
+            counts = run_label_job(
+                model, records, stream, batch_size, 0, workers, _tracker(job, on_progress, skip)
+            )
+        except OutputError as exc:
+            raise OutputError(
+                f"{exc}; the {job.done} records before are whole: free space, then --resume"
+            ) from None
+    counts["skipped"] = skip
+    counts["maybe_duplicate"] = records.maybe_repeated
+    job.counts = counts
+    return counts
 
+
+class OutputError(ToolkitError):
+    """The output could not be written (a full disk, a vanished folder)."""
+
+
+def _check_options(batch_size: int, workers: int) -> None:
+    if not isinstance(batch_size, int) or not 1 <= batch_size <= MAX_BATCH_SIZE:
+        raise UsageError(f"--batch-size must be between 1 and {MAX_BATCH_SIZE:,}")
+    if not isinstance(workers, int) or not 1 <= workers <= MAX_WORKERS:
+        raise UsageError(f"--workers must be between 1 and {MAX_WORKERS}")
+
+
+def _tracker(
+    job: LabelJob, on_progress: Callable[[int], None] | None, skip: int = 0
+) -> Callable[[int], None]:
     def track(count: int) -> None:
-        job.track(count)
+        job.track(count + skip)
         if on_progress is not None:
-            on_progress(count)
+            on_progress(count + skip)
 
-    stream = open(output, "a" if resume else "w", encoding="utf-8") if output is not None else stdout
+    return track
+
+
+def _file_identity(handle: object) -> tuple[int, int] | None:
+    """(device, inode) of an open stream or a path; None when it has none (closed, a pipe's end is fine)."""
     try:
-        job.counts = run_label_job(model, records, stream, batch_size, skip, workers, track)
-    finally:
-        if output is not None:
+        info = os.fstat(handle.fileno()) if hasattr(handle, "fileno") else os.stat(handle)
+    except (OSError, ValueError, TypeError):
+        return None
+    return info.st_dev, info.st_ino
+
+
+def _refuse_same_file(input: str | Path, output: Path | None, stdout: IO[str] | None) -> None:
+    """Refuse to write over the input: ``--output`` naming it, or stdout redirected to it (``-`` included)."""
+    source = _file_identity(sys.stdin) if str(input) == "-" else _file_identity(Path(input))
+    if source is None:
+        return
+    if output is not None and output.exists() and _file_identity(output) == source:
+        raise UsageError("--output is the input file: write the labels somewhere else")
+    if output is None and stdout is not None and _file_identity(stdout) == source:
+        raise UsageError("standard output is the input file: write the labels somewhere else")
+
+
+def _input_identity(input: str | Path) -> dict:
+    """What a run record remembers of its input: the name, and for a regular file its size and SHA-256."""
+    identity: dict = {"name": str(input), "size": None, "sha256": None}
+    if str(input) == "-":
+        return identity
+    path = Path(input)
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return identity
+        with open(path, "rb") as handle:
+            digest = hashlib.file_digest(handle, "sha256").hexdigest()
+            identity["size"] = handle.tell()
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    identity["sha256"] = digest
+    return identity
+
+
+def model_fingerprint(model: TopicClassifier) -> str:
+    """A short hash of what decides a model's output: labels, thresholds, weights, n-grams and encoder."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps([str(name) for name in model.classes_]).encode("utf-8"))
+    for part in (model.thresholds_, model.coef_, model.intercept_):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    chars = getattr(model, "chars_", None)
+    if chars is not None:
+        digest.update(np.ascontiguousarray(chars.idf_).tobytes())
+    digest.update(json.dumps(model.encoder_identity_, sort_keys=True, default=str).encode("utf-8"))
+    digest.update(repr(float(getattr(model, "paragraph_weight_", 0.0))).encode("ascii"))
+    return digest.hexdigest()[:16]
+
+
+def run_record_path(output: Path) -> Path:
+    """Where the run record of an output file lives."""
+    return output.with_name(output.name + _RUN_SUFFIX)
+
+
+@contextlib.contextmanager
+def _locked_output(output: Path) -> Iterator[IO[str]]:
+    """Open ``output`` for appending without truncating it, holding an exclusive lock while the job runs."""
+    stream = open(output, "a", encoding="utf-8")
+    try:
+        if not _try_lock(stream):
+            raise ToolkitError(
+                f"{output} is being written by another `toolkit label` run: "
+                "wait for it, or choose another --output"
+            )
+        yield stream
+    except BaseException:
+        with contextlib.suppress(OSError):  # what failed to be written fails again here: say it once
             stream.close()
-    return job.counts
+        raise
+    try:
+        stream.close()  # closing the file releases the lock
+    except OSError as exc:
+        raise OutputError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+def _try_lock(stream: IO[str]) -> bool:
+    """Take an exclusive, non-blocking lock on an open file; False if another process holds it."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            msvcrt.locking(stream.fileno(), msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        return True
+    try:
+        fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    except OSError:  # a filesystem without locks: go on unlocked rather than refuse
+        return True
+    return True
+
+
+def _start_or_resume(output: Path, stream: IO[str], run: dict, resume: bool) -> int:
+    """Start a fresh run (empty the output, write its run record) or check a resumed one; records to skip."""
+    record_path = run_record_path(output)
+    if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):  # /dev/stdout, a FIFO: nothing to keep or check
+        if resume:
+            raise UsageError(f"cannot resume {output}: it is not a regular file")
+        return 0
+    if resume and output.stat().st_size > 0:
+        _check_resumable(output, record_path, run)
+        return completed_records(output)
+    stream.truncate(0)
+    _write_run_record(record_path, run)
+    return 0
+
+
+def _write_run_record(path: Path, run: dict) -> None:
+    record = {
+        "format": _RUN_FORMAT,
+        "format_version": _RUN_FORMAT_VERSION,
+        **run,
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def _check_resumable(output: Path, record_path: Path, run: dict) -> None:
+    """Refuse to resume an output that another input, model or set of options wrote, in one line."""
+    again = "label again without --resume"
+    try:
+        with open(record_path, "rb") as handle:
+            stored = json.loads(handle.read(_MAX_RUN_RECORD_BYTES))
+    except FileNotFoundError:
+        raise UsageError(
+            f"cannot resume {output}: it has no run record ({record_path.name}), so it cannot be checked "
+            f"against this input and model; {again}"
+        ) from None
+    except (OSError, ValueError) as exc:
+        raise UsageError(
+            f"cannot resume {output}: its run record {record_path} is unreadable ({exc}); {again}"
+        ) from None
+    if not isinstance(stored, dict) or stored.get("format") != _RUN_FORMAT:
+        raise UsageError(f"cannot resume {output}: {record_path} is not a toolkit run record; {again}")
+    if stored.get("model") != run["model"]:
+        raise UsageError(f"cannot resume {output}: it was written by another model; {again}")
+    if stored.get("options") != run["options"]:
+        raise UsageError(
+            f"cannot resume {output}: it was written with other options ({stored.get('options')}); {again}"
+        )
+    # Inputs read from a pipe have no fingerprint: then the ids on disk are the only check.
+    before, now = stored.get("input") or {}, run["input"]
+    fingerprints = (before.get("sha256"), before.get("size")), (now["sha256"], now["size"])
+    if None not in (before.get("sha256"), now["sha256"]) and fingerprints[0] != fingerprints[1]:
+        raise UsageError(
+            f"cannot resume {output}: the input changed since the run began (or is another file); {again}"
+        )
+
+
+def _skip_verified(records: Iterator[Record], output: Path, skip: int) -> None:
+    """Pass over the ``skip`` input records already labelled, checking each against its output record's id."""
+    if skip == 0:
+        return
+    with open(output, encoding="utf-8") as written:
+        for number, line in enumerate(islice(written, skip), start=1):
+            record = next(records, None)
+            stored = json.loads(line).get("id")
+            if record is None:
+                raise UsageError(
+                    f"cannot resume {output}: it holds {skip} records but the input has only {number - 1}; "
+                    "label again without --resume"
+                )
+            if record.id != stored:
+                raise UsageError(
+                    f"cannot resume {output}: its record {number} has id {stored!r} where the input has "
+                    f"{record.id!r}; label again without --resume"
+                )
 
 
 def run_label_job(
@@ -166,14 +392,26 @@ def run_label_job(
         counts["skipped"] += 1
     batches = _batches(iterator, batch_size)
     for text, ok, errors in _labelled_batches(model, batches, workers, method):
-        output.write(text)
-        output.flush()
-        _sync(output)
+        _write(output, text)
         counts["ok"] += ok
         counts["error"] += errors
         if on_progress is not None:
             on_progress(counts["ok"] + counts["error"] + counts["skipped"])
     return counts
+
+
+def _write(output: IO[str], text: str) -> None:
+    """Append one batch and push it to disk; a failed write names the file."""
+    try:
+        output.write(text)
+        output.flush()
+        _sync(output)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        name = getattr(output, "name", None)
+        where = name if isinstance(name, str) and not name.startswith("<") else "standard output"
+        raise OutputError(f"cannot write {where}: {exc.strerror or exc}") from None
 
 
 def _sync(output: IO[str]) -> None:
@@ -217,7 +455,19 @@ def _init_worker(model: TopicClassifier) -> None:
     global _worker_model
     _worker_model = model
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a terminated worker ends quietly, no traceback
+    _die_with_parent()
     threadpool_limits(1)  # lasts for the process (the object is not a context here)
+
+
+def _die_with_parent() -> None:
+    """On Linux, ask the kernel to end this worker when the labelling process dies, even by SIGKILL."""
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _load_before_fork(model: TopicClassifier) -> None:
@@ -252,17 +502,57 @@ def _labelled_batches(
 
     Forked workers share the encoder and detector the parent loaded once;
     spawned ones (``method="spawn"``, or an encoder that does not survive a
-    fork) receive the pickled model and load their own.
+    fork) receive the pickled model and load their own. At most two batches
+    per worker are in flight, so memory does not grow with the input. A worker
+    that dies (killed, out of memory) fails the job with one line instead of
+    leaving it waiting: the records written before it are whole, and a
+    resumed run finishes the file.
     """
     if workers <= 1:
         for batch in batches:
             yield _serialised_batch(model, batch)
         return
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     method = method or start_method(model)
     if method == "fork":
         _load_before_fork(model)
-    context = multiprocessing.get_context(method)
-    with context.Pool(workers, initializer=_init_worker, initargs=(model,)) as pool:
-        yield from pool.imap(_worker_label, batches, chunksize=1)
+    executor = ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context(method),
+        initializer=_init_worker,
+        initargs=(model,),
+    )
+    in_flight: deque = deque()
+    finished = False
+    try:
+        for batch in batches:
+            in_flight.append(executor.submit(_worker_label, batch))
+            if len(in_flight) >= workers * _IN_FLIGHT_PER_WORKER:
+                yield in_flight.popleft().result()
+        while in_flight:
+            yield in_flight.popleft().result()
+        finished = True
+    except BrokenProcessPool:
+        raise ToolkitError(
+            "a labelling worker process died (killed, or out of memory): the records written so far are "
+            "whole; rerun with --resume to finish"
+        ) from None
+    finally:
+        _stop(executor, finished)
+
+
+def _stop(executor: object, finished: bool) -> None:
+    """Shut the worker pool down: wait for a finished job; on failure or interruption end the workers first.
+
+    The workers are terminated before the pool is shut down and waited for, so
+    the pool's own thread ends with them instead of writing to a closed pipe
+    at exit.
+    """
+    if not finished:
+        for process in list((getattr(executor, "_processes", None) or {}).values()):
+            with contextlib.suppress(Exception):
+                process.terminate()
+    executor.shutdown(wait=True, cancel_futures=True)
