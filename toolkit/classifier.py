@@ -28,7 +28,7 @@ from toolkit.cache import cached_map, source_hash, with_cache
 from toolkit.cleaning import prepare
 from toolkit.encoders import E5Encoder, Encoder, normalise_rows, resolve_encoder
 from toolkit.encoders.base import VerifiedEncoder
-from toolkit.features import CharNgrams
+from toolkit.features import FEATURE_SETS, CharNgrams
 from toolkit.taxonomy import Taxonomy, Topic
 from toolkit.text import paragraph_units
 
@@ -37,7 +37,6 @@ _DEFAULT_CV = 5
 _DEFAULT_CHAR_WEIGHT = 1.0
 _WEIGHT_GRID = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 _THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
-FEATURE_SETS = ("embedding", "chars", "embedding+chars")
 
 
 @dataclass
@@ -448,14 +447,14 @@ class TopicClassifier(BaseEstimator):
             raise ValueError("n-gram weights do not match their feature count")
 
     def save(self, path: str | Path) -> Path:
-        """Write the fitted model to ``path`` (joblib; atomic; see :mod:`toolkit.persistence`)."""
+        """Write the fitted model to ``path`` (safetensors; atomic; see :mod:`toolkit.persistence`)."""
         from toolkit.persistence import save_state
 
         return save_state(self.to_state(), path)
 
     @classmethod
     def load(cls, path: str | Path) -> TopicClassifier:
-        """Read a model written by :meth:`save`; refuses files holding anything but plain data."""
+        """Read a model written by :meth:`save`; every field is checked before anything is built."""
         from toolkit.errors import ModelError
         from toolkit.persistence import check_versions, read_state
 
