@@ -176,15 +176,17 @@ def read_model_bytes(path: str | Path) -> bytes:
     """The bytes of a regular file of at most ``_MAX_MODEL_BYTES``; FIFOs and devices are never opened."""
     where = shown_path(path)
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise ModelError(_not_regular(where, os.stat(path).st_mode))
+        mode = os.stat(path).st_mode
+        if not stat.S_ISREG(mode):
+            raise ModelError(_not_regular(where, mode))
         descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:
         raise ModelError(f"no model file at {where}: train one with `toolkit train`") from None
-    except OSError as exc:
-        raise ModelError(f"cannot read model file {where}: {exc.strerror or exc}") from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL in the path
+        raise ModelError(f"cannot read model file {where}: {getattr(exc, 'strerror', None) or exc}") from None
     with os.fdopen(descriptor, "rb") as stream:
-        mode, size = os.fstat(descriptor).st_mode, os.fstat(descriptor).st_size
+        opened = os.fstat(descriptor)
+        mode, size = opened.st_mode, opened.st_size
         if not stat.S_ISREG(mode):  # swapped in after the first look
             raise ModelError(_not_regular(where, mode))
         if size > _MAX_MODEL_BYTES:
