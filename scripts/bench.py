@@ -7,9 +7,9 @@ Every figure is the median of --runs runs. Prints markdown tables.
 Usage:
   python scripts/bench.py                       # default (e5) and fast (static) tiers
   python scripts/bench.py --sizes 1000 --runs 3 --tiers fast,transformer
-The default tier (models/default.joblib, multilingual-e5-small) is measured on
+The default tier (models/default.safetensors, multilingual-e5-small) is measured on
 --default-size articles (it reads a few articles a second); the fast tier
-(models/fast.joblib) on --sizes.
+(models/fast.safetensors) on --sizes.
 The transformer tier needs a model trained with `--encoder all-MiniLM-L6-v2`;
 pass it with --transformer-model (it is trained into a temp folder otherwise).
 """
@@ -173,7 +173,7 @@ def train_times(encoder: str | None, runs: int) -> tuple[float, float]:
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as folder:
             env = dict(os.environ, TOOLKIT_CACHE_DIR=str(Path(folder) / "cache"))
-            args = [sys.executable, "-m", "toolkit", "train", "--out", str(Path(folder) / "m.joblib")]
+            args = [sys.executable, "-m", "toolkit", "train", "--out", str(Path(folder) / "m.safetensors")]
             args += ["--encoder", encoder] if encoder else []
             firsts.append(run_child(args, env)[0])
             seconds.append(run_child(args, env)[0])
@@ -189,8 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--tiers", default="default,fast")
     parser.add_argument("--workers", default="1,2")
-    parser.add_argument("--model", type=Path, default=_ROOT / "models" / "default.joblib")
-    parser.add_argument("--fast-model", type=Path, default=_ROOT / "models" / "fast.joblib")
+    parser.add_argument("--model", type=Path, default=_ROOT / "models" / "default.safetensors")
+    parser.add_argument("--fast-model", type=Path, default=_ROOT / "models" / "fast.safetensors")
     parser.add_argument("--default-size", type=int, default=100, help="articles for the (slow) default tier")
     parser.add_argument("--transformer-model", type=Path, default=None)
     parser.add_argument(
@@ -206,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     models = {"default": args.model, "fast": args.fast_model}
     small = {"default": args.default_size, "transformer": args.transformer_size}
     if "transformer" in tiers:
-        models["transformer"] = args.transformer_model or work / "transformer.joblib"
+        models["transformer"] = args.transformer_model or work / "transformer.safetensors"
         if args.transformer_model is None:
             run_child(
                 [

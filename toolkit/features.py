@@ -15,6 +15,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import sparse
 
+FEATURE_SETS = ("embedding", "chars", "embedding+chars")
+"""What a classifier's features may be: the encoder's embedding, char n-grams, or both."""
 _DEFAULT_N_FEATURES = 2**18
 _DEFAULT_NGRAM_RANGE = (2, 4)
 _DEFAULT_CHUNK = 2048

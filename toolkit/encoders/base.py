@@ -86,7 +86,7 @@ class VerifiedEncoder:
         self._verified = False
 
     def encode(self, texts: list[str]) -> np.ndarray:
-        """Verify the encoder once, then embed."""
+        """Verify the encoder once, then embed (vectors of the recorded dimension)."""
         if not self._verified:
             actual = {"hash": self._encoder.fingerprint()}
             if actual["hash"] != self._expected.get("hash"):
@@ -96,7 +96,13 @@ class VerifiedEncoder:
                     "install the encoder it was trained with, or retrain with `toolkit train --encoder ...`"
                 )
             self._verified = True
-        return self._encoder.encode(texts)
+        vectors = self._encoder.encode(texts)
+        if vectors.ndim != 2 or vectors.shape[1] != self._expected.get("dim"):
+            raise ModelError(
+                f"{self._path} records encoder dimension {self._expected.get('dim')}, but the encoder gives "
+                f"{vectors.shape[1:]}: the file is damaged; retrain it"
+            )
+        return vectors
 
     def split_units(self, body: str) -> list[str]:
         """The wrapped encoder's own split of a body into units (paragraph units when it has none)."""

