@@ -273,3 +273,18 @@ def test_labels_agree_with_the_printed_scores(fitted, monkeypatch):
         assert first["scores"][name] == round(float(threshold), 4)
     assert sorted(first["labels"]) == sorted(fitted.classes_)
     assert second["labels"] == []
+
+
+def test_encoder_option_supplies_an_encoder_the_model_file_may_not_name(model_file, tmp_path):
+    from tests.test_persistence import _changed, _parts
+
+    metadata, _ = _parts(model_file)
+    path = _changed(model_file, tmp_path, encoder=dict(metadata["encoder"], name="my-org/private-encoder"))
+    article = tmp_path / "a.txt"
+    article.write_text("The start-up raised money for AI chips made in a new fab.", encoding="utf-8")
+    refused = runner.invoke(app, ["classify", str(article), "--model", str(path)])
+    assert refused.exit_code == EXIT_FAILURE and "--encoder my-org/private-encoder" in refused.output
+    accepted = runner.invoke(app, ["classify", str(article), "--model", str(path), "--encoder", "hashing"])
+    assert accepted.exit_code == 0, accepted.output
+    plain = runner.invoke(app, ["classify", str(article), "--model", str(model_file)])
+    assert accepted.output.replace(str(path), "") == plain.output.replace(str(model_file), "")

@@ -60,6 +60,14 @@ ModelOption = typer.Option(
     "English). Default: $TOOLKIT_MODEL, else models/default.safetensors (multilingual-e5-small).",
 )
 
+EncoderOption = typer.Option(
+    None,
+    "--encoder",
+    help="The encoder of a model trained with one that is not packaged (a sentence-transformers name or "
+    "path, a model2vec folder): a model file never makes toolkit open or download one by itself. "
+    "Its hash must match the one the model recorded. A hub name is fetched only if you name it here.",
+)
+
 
 def _fail(message: str, code: int = EXIT_FAILURE) -> typer.Exit:
     typer.echo(f"error: {message}", err=True)
@@ -110,10 +118,10 @@ def _model_path(model: Path | None) -> Path:
     return model
 
 
-def _load(model: Path | None) -> TopicClassifier:
+def _load(model: Path | None, encoder: str | None = None) -> TopicClassifier:
     from toolkit.classifier import TopicClassifier
 
-    return TopicClassifier.load(_model_path(model))
+    return TopicClassifier.load(_model_path(model), encoder=encoder)
 
 
 def _default_data(path: Path | None, fallback: Path) -> Path:
@@ -274,6 +282,7 @@ def classify(
     as_json: bool = typer.Option(
         False, "--json", help="One JSON object per file (the label output contract)."
     ),
+    encoder: str | None = EncoderOption,
 ) -> None:
     """Label article files: language, and every topic's score and whether it passed its threshold.
 
@@ -283,7 +292,7 @@ def classify(
     from toolkit.labelling import label_batch
 
     _require_stdout()
-    loaded = _load(model)
+    loaded = _load(model, encoder)
     failures = 0
     for path in files:
         try:
@@ -337,6 +346,7 @@ def label(
         "--resume",
         help="Continue an interrupted run: keep OUTPUT's whole records, label only the rest.",
     ),
+    encoder: str | None = EncoderOption,
 ) -> None:
     """Label a batch: one JSON line out per record in, in input order; bad records become error records.
 
@@ -356,7 +366,7 @@ def label(
 
     if output is None:
         _require_stdout()
-    loaded = _load(model)
+    loaded = _load(model, encoder)
     progress = _Progress(enabled=sys.stderr is not None and sys.stderr.isatty())
     job = LabelJob()
     with _sigterm_as_interrupt() as stopped_by:
@@ -453,6 +463,7 @@ def evaluate(
     ),
     model: Path | None = ModelOption,
     as_json: bool = typer.Option(False, "--json", help="Print scores as JSON."),
+    encoder: str | None = EncoderOption,
 ) -> None:
     """Score a model on labelled data: per-label and per-language precision/recall/F1, macro-F1.
 
@@ -463,7 +474,7 @@ def evaluate(
     _require_stdout()
 
     data = _default_data(data, _DEFAULT_TEST)
-    result = evaluate_model(_load(model), data)
+    result = evaluate_model(_load(model, encoder), data)
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2) if as_json else format_evaluation(result))
 
 
