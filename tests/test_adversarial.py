@@ -245,10 +245,8 @@ def _children(pid: int) -> list[int]:
     return [int(part) for part in path.read_text().split()] if path.exists() else []
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds workers through /proc")
-def test_killing_a_worker_fails_the_job_instead_of_hanging(model_file, tmp_path):
-    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
-    source.write_text(_records(600), encoding="utf-8")
+def _two_worker_job_under_way(model_file, out):
+    """`label - --workers 2` fed 100 records, stdin left open, once 50 are on disk: the job, its workers."""
     job = subprocess.Popen(
         [sys.executable, "-m", "toolkit", "label", "-", "--output", str(out), "--model", str(model_file)]
         + ["--workers", "2", "--batch-size", "10"],
@@ -261,7 +259,14 @@ def test_killing_a_worker_fails_the_job_instead_of_hanging(model_file, tmp_path)
     deadline = time.time() + 60
     while time.time() < deadline and not (out.exists() and out.read_bytes().count(b"\n") >= 50):
         time.sleep(0.05)
-    workers = _children(job.pid)
+    return job, _children(job.pid)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds workers through /proc")
+def test_killing_a_worker_fails_the_job_instead_of_hanging(model_file, tmp_path):
+    source, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text(_records(600), encoding="utf-8")
+    job, workers = _two_worker_job_under_way(model_file, out)
     assert workers, "no worker processes found"
     os.kill(workers[0], signal.SIGKILL)
     try:
@@ -281,20 +286,7 @@ def test_killing_a_worker_fails_the_job_instead_of_hanging(model_file, tmp_path)
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds workers through /proc")
 def test_sigterm_with_workers_stops_cleanly_and_says_how_to_resume(model_file, tmp_path):
-    out = tmp_path / "out.jsonl"
-    job = subprocess.Popen(
-        [sys.executable, "-m", "toolkit", "label", "-", "--output", str(out), "--model", str(model_file)]
-        + ["--workers", "2", "--batch-size", "10"],
-        stdin=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    job.stdin.write(_records(100))
-    job.stdin.flush()
-    deadline = time.time() + 60
-    while time.time() < deadline and not (out.exists() and out.read_bytes().count(b"\n") >= 50):
-        time.sleep(0.05)
-    workers = _children(job.pid)
+    job, workers = _two_worker_job_under_way(model_file, tmp_path / "out.jsonl")
     job.terminate()
     assert job.wait(timeout=30) == 128 + signal.SIGTERM
     time.sleep(0.5)

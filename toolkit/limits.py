@@ -6,4 +6,4 @@ name them without loading the labelling machinery.
 
 MAX_BATCH_SIZE = 100_000
 MAX_WORKERS = 256
-DUPLICATE_WINDOW = 100_000  # ids held exactly for the duplicate check; older ones only probably
+DUPLICATE_WINDOW = 10_000  # ids held exactly for the duplicate check; older ones only probably

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 STATIC_ENCODER = "static-minilm"
 _REPO_ROOT = Path(__file__).resolve().parent.parent.parent
-_DEFAULT_CHUNK_CACHE = 200_000
+_DEFAULT_CHUNK_CACHE = 50_000
 _DEFAULT_MAX_CACHED_CHUNK = 64
 _PER_CHARACTER_NORMALIZERS = {None, "BertNormalizer", "Lowercase", "NFD", "NFKD", "StripAccents"}
 _SPACE_SPLITTING_PRE_TOKENIZERS = {"BertPreTokenizer", "Whitespace", "WhitespaceSplit"}

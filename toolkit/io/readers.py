@@ -43,7 +43,7 @@ _DEFAULT_MAX_RECORD_CHARS = 16 * 2**20  # one JSONL line or CSV record; a long f
 _OVERSIZED_MARK = "\uffff"  # a noncharacter: never in real text
 _OVERSIZED = f"{_OVERSIZED_MARK}(a line over the length limit, skipped)\n"  # stands in for a skipped line
 _SKIP_CHUNK = 2**20
-_SEEN_FILTER_BITS = 2**27  # 16 MB: false "maybe repeated" under 1 in 10^6 up to a few million ids
+_SEEN_FILTER_BITS = 2**26  # 8 MB: a false "probably repeated" about 1 in 10^7 ids at a million ids
 _SEEN_FILTER_HASHES = 7
 
 
