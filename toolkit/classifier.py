@@ -15,7 +15,7 @@ arrays, so prediction needs only numpy (and the encoder).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +50,8 @@ _PACKAGED_ENCODERS = {
 }
 _DEFAULT_CHAR_WEIGHT = 1.0
 _WEIGHT_GRID = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+_UNCERTAIN_SHARE = 0.10  # share of cross-validated decisions whose score lies within the margin
+_DEFAULT_UNCERTAINTY_MARGIN = 0.05  # for model files made before the margin was stored
 _THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
 
 
@@ -63,6 +65,7 @@ class _Features:
     unit_counts: sparse.csr_matrix | None
     owners: np.ndarray
     multi: np.ndarray
+    units: list[str] | None = None  # the unit texts, kept at prediction time for evidence
 
     def rows(self, docs: np.ndarray) -> _Features:
         """The features of a subset of documents (and of their units)."""
@@ -143,6 +146,8 @@ class TopicClassifier(BaseEstimator):
         self.paragraph_weight_, self.thresholds_, self.cv_scores_, self.cv_predictions_ = self._tune(
             doc_proba, unit_max, features.multi, y
         )
+        pooled = _pool(doc_proba, unit_max, features.multi, self.paragraph_weight_)
+        self.uncertainty_margin_ = _uncertainty_margin(pooled, self.thresholds_)
         if self.chars_ is not None:
             self.chars_.fit_counts(features.doc_counts)
         self.coef_, self.intercept_ = self._fit_heads(features, self.chars_, y)
@@ -199,7 +204,15 @@ class TopicClassifier(BaseEstimator):
             unit_counts = _cached_counts(units, self.chars_) if training else self.chars_.counts(units)
             doc_counts = (pool.astype(bool).astype(np.float32) @ unit_counts).tocsr()
         multi = np.bincount(owners_array, minlength=len(bodies)) > 1
-        return _Features(doc_embeddings, doc_counts, unit_embeddings, unit_counts, owners_array, multi)
+        return _Features(
+            doc_embeddings,
+            doc_counts,
+            unit_embeddings,
+            unit_counts,
+            owners_array,
+            multi,
+            None if training else units,
+        )
 
     def _design(
         self, embeddings: np.ndarray, counts: sparse.csr_matrix | None, chars: CharNgrams | None
@@ -367,15 +380,86 @@ class TopicClassifier(BaseEstimator):
 
     def score_bodies(self, bodies: Sequence[str]) -> np.ndarray:
         """Like :meth:`predict_proba` for texts that are already cleaned article bodies."""
+        return self.score_units(bodies)[0]
+
+    def score_units(self, bodies: Sequence[str]) -> tuple[np.ndarray, list[list[str]], list[np.ndarray]]:
+        """Document probabilities of cleaned bodies, and per body its units and their probabilities.
+
+        A unit (a passage or paragraph, as the encoder splits a body) is scored
+        by the same heads as a whole document; the best unit is what lets one
+        sentence carry a topic, and the units are the evidence's candidates.
+        """
         self._check_fitted()
         bodies = [str(body) for body in bodies]
         if not bodies:
-            return np.zeros((0, len(self.classes_)))
+            return np.zeros((0, len(self.classes_))), [], []
         features = self._featurize(bodies, self.encoder_)
+        units = features.units or []
+        unit_proba = _sigmoid(
+            self._decision(
+                features.unit_embeddings, features.unit_counts, self.chars_, self.coef_, self.intercept_
+            )
+        )
         if self.paragraph_weight_ == 0:
             features.multi[:] = False
         doc, unit_max = self._scores(features, self.chars_, self.coef_, self.intercept_)
-        return _pool(doc, unit_max, features.multi, self.paragraph_weight_)
+        proba = _pool(doc, unit_max, features.multi, self.paragraph_weight_)
+        per_body_units: list[list[str]] = [[] for _ in bodies]
+        per_body_rows: list[list[int]] = [[] for _ in bodies]
+        for row, owner in enumerate(features.owners):
+            per_body_units[owner].append(units[row])
+            per_body_rows[owner].append(row)
+        return proba, per_body_units, [unit_proba[rows] for rows in per_body_rows]
+
+    def score_passages(self, passages: Sequence[str]) -> np.ndarray:
+        """Probabilities of short texts (sentences), each scored as :meth:`score_units` scores a unit."""
+        self._check_fitted()
+        passages = [str(passage) for passage in passages]
+        if not passages:
+            return np.zeros((0, len(self.classes_)))
+        if "embedding" in self.features:
+            embeddings = self.encoder_.encode(passages)
+        else:
+            embeddings = np.zeros((len(passages), 0), dtype=np.float32)
+        counts = self.chars_.counts(passages) if self.chars_ is not None else None
+        return _sigmoid(self._decision(embeddings, counts, self.chars_, self.coef_, self.intercept_))
+
+    def explain(self, texts: Sequence[str], top: int = 3) -> list[dict[str, list[dict]]]:
+        """Per text, for each label given, up to ``top`` evidence sentences, best first.
+
+        Each is ``{"text", "start", "end", "score"}`` with ``text ==
+        texts[i][start:end]``: a sentence of the article body (never of removed
+        site chrome), scored by the model as one unit. See :mod:`toolkit.evidence`.
+        """
+        from toolkit.evidence import explain_texts
+
+        return explain_texts(self, [str(text) for text in texts], top)
+
+    def set_thresholds(
+        self, thresholds: Mapping[str, float] | None = None, min_score: float | None = None
+    ) -> TopicClassifier:
+        """Change the decision without retraining: ``min_score`` for every topic, then ``thresholds`` by name.
+
+        Returns the model itself. Raises ``ValueError`` for an unknown topic or
+        a value outside [0, 1].
+        """
+        self._check_fitted()
+        names = [str(name) for name in self.classes_]
+        changed = self.thresholds_.astype(np.float64).copy()
+        if min_score is not None:
+            changed[:] = _unit_interval(min_score, "min-score")
+        for name, value in (thresholds or {}).items():
+            if name not in names:
+                raise ValueError(f"no topic {name!r} in this model (topics: {', '.join(names)})")
+            changed[names.index(name)] = _unit_interval(value, f"threshold of {name}")
+        self.thresholds_ = changed
+        return self
+
+    def uncertain_labels(self, proba: np.ndarray) -> list[list[str]]:
+        """Per row, the topics whose score lies within the model's uncertainty margin of its threshold."""
+        self._check_fitted()
+        near = np.abs(proba - self.thresholds_[None, :]) < self.uncertainty_margin_
+        return [[str(name) for name, flag in zip(self.classes_, row, strict=True) if flag] for row in near]
 
     def predict(self, texts: Sequence[str]) -> list[list[str]]:
         """Return, per text, the labels whose probability reaches their threshold (possibly none)."""
@@ -404,6 +488,7 @@ class TopicClassifier(BaseEstimator):
                 "C": float(self.C),
                 "char_weight": float(self.char_weight),
                 "paragraph_weight": float(self.paragraph_weight_),
+                "uncertainty_margin": float(self.uncertainty_margin_),
                 "cv": int(self.cv),
                 "seed": int(self.seed),
                 "clean": bool(self.clean),
@@ -440,6 +525,7 @@ class TopicClassifier(BaseEstimator):
             clean=params["clean"],
         )
         model.paragraph_weight_ = float(params.get("paragraph_weight", 0.0))
+        model.uncertainty_margin_ = float(params.get("uncertainty_margin", _DEFAULT_UNCERTAINTY_MARGIN))
         model.classes_ = np.asarray(state["classes"])
         model.thresholds_ = np.asarray(state["thresholds"], dtype=np.float64)
         model.coef_ = np.asarray(state["coef"], dtype=np.float32)
@@ -582,6 +668,19 @@ def _data_hash(texts: Sequence[str], labels: Sequence[Sequence[str]]) -> str:
 def _fit_key(settings: str, target: np.ndarray) -> str:
     """The cache key of one head: the shared settings digest and the target column."""
     return settings + hashlib.sha1(np.ascontiguousarray(target, dtype=np.int8).tobytes()).hexdigest()
+
+
+def _unit_interval(value: float, what: str) -> float:
+    value = float(value)
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"the {what} must be between 0 and 1, not {value:g}")
+    return value
+
+
+def _uncertainty_margin(proba: np.ndarray, thresholds: np.ndarray) -> float:
+    """The distance from the threshold within which about a tenth of cross-validated decisions fall."""
+    distance = np.abs(proba - thresholds[None, :]).ravel()
+    return float(np.round(np.quantile(distance, _UNCERTAIN_SHARE), 4)) if distance.size else 0.0
 
 
 def _sigmoid(values: np.ndarray) -> np.ndarray:

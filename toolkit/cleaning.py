@@ -121,6 +121,8 @@ class CleanResult:
 
     body: str
     removed: list[RemovedBlock] = field(default_factory=list)
+    lines: list[int] = field(default_factory=list)
+    """The input line (0-based, lines split as :func:`clean` splits them) of each kept line, in body order."""
 
     @property
     def removed_text(self) -> str:
@@ -156,6 +158,7 @@ def clean(text: str) -> CleanResult:
     first, last = anchors[0], anchors[-1]
     last = _trim_tail(lines, first, last, body_script)
     kept: list[str] = []
+    kept_lines: list[int] = []
     removed: list[RemovedBlock] = []
     top_reasons = [_chrome_reason(line, body_script) for line in lines[:first]]
     headline = _pick_headline(lines[:first], top_reasons, body_script)
@@ -163,6 +166,7 @@ def clean(text: str) -> CleanResult:
         if position < first:
             if line is headline:
                 kept.append(line.text)
+                kept_lines.append(line.index)
             else:
                 removed.append(
                     RemovedBlock(line.index, line.text, top_reasons[position] or "above the headline")
@@ -177,7 +181,8 @@ def clean(text: str) -> CleanResult:
                 removed.append(RemovedBlock(line.index, line.text, reason))
             else:
                 kept.append(_strip_prefix(line.text, removed, line.index) if position == first else line.text)
-    return CleanResult("\n\n".join(kept), removed)
+                kept_lines.append(line.index)
+    return CleanResult("\n\n".join(kept), removed, kept_lines)
 
 
 def prepare(text: str, max_chars: int = _DEFAULT_MAX_CHARS) -> tuple[CleanResult, bool]:
@@ -403,11 +408,12 @@ def _strip_prefix(text: str, removed: list[RemovedBlock], index: int) -> str:
 def _keep_all_but_shapes(lines: list[_Line]) -> CleanResult:
     """No sentence-like line: keep everything that has no chrome shape (short texts, headlines)."""
     body_script = _body_script(lines)
-    kept, removed = [], []
+    kept, kept_lines, removed = [], [], []
     for line in lines:
         reason = _chrome_reason(line, body_script) if len(lines) > 1 else None
         if reason:
             removed.append(RemovedBlock(line.index, line.text, reason))
         else:
             kept.append(line.text)
-    return CleanResult("\n\n".join(kept), removed)
+            kept_lines.append(line.index)
+    return CleanResult("\n\n".join(kept), removed, kept_lines)

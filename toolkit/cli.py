@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import typer
 
-from toolkit.errors import ToolkitError
+from toolkit.errors import ToolkitError, UsageError
 from toolkit.limits import DUPLICATE_WINDOW, MAX_BATCH_SIZE, MAX_WORKERS
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ _REPO_ROOT = Path(__file__).resolve().parent.parent
 _DEFAULT_MODEL_NAME = "default.safetensors"
 # Shipped models a user can name instead of a path (``--model fast``).
 _SHIPPED_MODELS = {"default": "default.safetensors", "fast": "fast.safetensors"}
+_EVIDENCE_SHOWN = 160  # characters of an evidence sentence shown by `classify`
 _DEFAULT_TRAIN = Path("datasets/train.jsonl")
 _DEFAULT_TEST = Path("datasets/test.jsonl")
 
@@ -66,6 +67,20 @@ EncoderOption = typer.Option(
     help="The encoder of a model trained with one that is not packaged (a sentence-transformers name or "
     "path, a model2vec folder): a model file never makes toolkit open or download one by itself. "
     "Its hash must match the one the model recorded. A hub name is fetched only if you name it here.",
+)
+
+ThresholdOption = typer.Option(
+    None,
+    "--threshold",
+    help="TOPIC=VALUE: decide TOPIC at VALUE (0-1) for this run instead of the model's tuned threshold. "
+    "Repeatable: --threshold chips=0.7 --threshold funding=0.4.",
+)
+MinScoreOption = typer.Option(
+    None,
+    "--min-score",
+    min=0.0,
+    max=1.0,
+    help="One threshold for every topic in this run (a --threshold for a topic still wins).",
 )
 
 
@@ -118,10 +133,36 @@ def _model_path(model: Path | None) -> Path:
     return model
 
 
-def _load(model: Path | None, encoder: str | None = None) -> TopicClassifier:
+def _load(
+    model: Path | None,
+    encoder: str | None = None,
+    thresholds: list[str] | None = None,
+    min_score: float | None = None,
+) -> TopicClassifier:
+    """The model a command runs with, its decision moved by --threshold/--min-score if given."""
     from toolkit.classifier import TopicClassifier
 
-    return TopicClassifier.load(_model_path(model), encoder=encoder)
+    loaded = TopicClassifier.load(_model_path(model), encoder=encoder)
+    if thresholds or min_score is not None:
+        try:
+            loaded.set_thresholds(_parse_thresholds(thresholds or []), min_score)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
+    return loaded
+
+
+def _parse_thresholds(values: list[str]) -> dict[str, float]:
+    """``TOPIC=VALUE`` pairs to a dict; one-line usage errors for anything else."""
+    parsed = {}
+    for value in values:
+        name, sep, number = value.partition("=")
+        try:
+            parsed[name.strip()] = float(number)
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise UsageError(f"--threshold takes TOPIC=VALUE (for example chips=0.7), not {value!r}")
+    return parsed
 
 
 def _default_data(path: Path | None, fallback: Path) -> Path:
@@ -283,23 +324,32 @@ def classify(
         False, "--json", help="One JSON object per file (the label output contract)."
     ),
     encoder: str | None = EncoderOption,
+    threshold: list[str] | None = ThresholdOption,
+    min_score: float | None = MinScoreOption,
 ) -> None:
-    """Label article files: language, and every topic's score and whether it passed its threshold.
+    """Label article files: language, every topic's score and verdict, and the sentences behind each label.
 
-    Example: toolkit classify seeds/samples/en_in_arabic_chrome.txt --json
+    Under each label given, the sentence of the article body that carried it (--json: "evidence" with
+    character offsets into the file's text, best first, at most 3 a label). "uncertain" lists topics
+    whose score is close to their threshold.
+
+    Examples:
+      toolkit classify seeds/samples/en_in_arabic_chrome.txt
+
+      toolkit classify article.txt --json --threshold chips=0.7
     """
     from toolkit.io import Record, read_text_file
     from toolkit.labelling import label_batch
 
     _require_stdout()
-    loaded = _load(model, encoder)
+    loaded = _load(model, encoder, threshold, min_score)
     failures = 0
     for path in files:
         try:
             record = Record(str(path), read_text_file(path), 0)
         except ToolkitError as exc:
             record = Record(str(path), None, 0, str(exc))
-        out = label_batch(loaded, [record])[0]
+        out = label_batch(loaded, [record], evidence=True)[0]
         out.pop("line", None)
         failures += out["status"] != "ok"
         if as_json:
@@ -321,9 +371,22 @@ def _format_classification(out: dict, model: TopicClassifier) -> str:
     for name, threshold in zip(model.classes_, model.thresholds_, strict=True):
         score = out["scores"][str(name)]
         mark = "yes" if str(name) in out["labels"] else "no"
-        lines.append(f"  {name:<14} {score:6.3f}  (threshold {threshold:.2f})  {mark}")
+        close = "  (uncertain: close to the threshold)" if str(name) in out["uncertain"] else ""
+        lines.append(f"  {name:<14} {score:6.3f}  (threshold {threshold:.2f})  {mark}{close}")
+        for span in out.get("evidence", {}).get(str(name), [])[:1]:
+            lines.append(
+                f"      \u201c{_shorten(span['text'])}\u201d  (characters {span['start']}-{span['end']})"
+            )
     lines.append(f"  labels: {', '.join(out['labels']) or '(none)'}")
+    if out.get("note"):
+        lines.append(f"  note: {out['note']}")
     return "\n".join(lines)
+
+
+def _shorten(text: str, limit: int = _EVIDENCE_SHOWN) -> str:
+    """One line of at most ``limit`` characters, an ellipsis where it was cut."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "\u2026"
 
 
 @app.command()
@@ -347,6 +410,13 @@ def label(
         help="Continue an interrupted run: keep OUTPUT's whole records, label only the rest.",
     ),
     encoder: str | None = EncoderOption,
+    threshold: list[str] | None = ThresholdOption,
+    min_score: float | None = MinScoreOption,
+    evidence: bool = typer.Option(
+        False,
+        "--evidence",
+        help='Add "evidence" to each record: for each label, the sentences that carried it, with offsets.',
+    ),
 ) -> None:
     """Label a batch: one JSON line out per record in, in input order; bad records become error records.
 
@@ -366,7 +436,7 @@ def label(
 
     if output is None:
         _require_stdout()
-    loaded = _load(model, encoder)
+    loaded = _load(model, encoder, threshold, min_score)
     progress = _Progress(enabled=sys.stderr is not None and sys.stderr.isatty())
     job = LabelJob()
     with _sigterm_as_interrupt() as stopped_by:
@@ -384,6 +454,7 @@ def label(
                 job=job,
                 on_progress=progress.update,
                 stdout=sys.stdout,
+                evidence=evidence,
             )
         except KeyboardInterrupt:
             progress.close()
@@ -506,6 +577,7 @@ def info(
         "encoder": state["encoder"],
         "features": state["params"]["features"],
         "paragraph_weight": state["params"].get("paragraph_weight", 0.0),
+        "uncertainty_margin": state["params"].get("uncertainty_margin"),
         "versions": state["versions"],
         "training": state.get("training", {}),
         "cv_scores": state.get("cv_scores", {}),
@@ -520,6 +592,11 @@ def info(
         f"encoder: {state['encoder']['name']} [{state['encoder']['kind']}, dim {state['encoder']['dim']}, "
         f"hash {state['encoder']['hash']}]; features: {summary['features']}; "
         f"paragraph weight {summary['paragraph_weight']:.1f}"
+        + (
+            f"; uncertain within {summary['uncertainty_margin']:.3f} of a threshold"
+            if summary["uncertainty_margin"] is not None
+            else ""
+        )
     )
     typer.echo("versions: " + ", ".join(f"{k} {v}" for k, v in state["versions"].items()))
     training = summary["training"]
@@ -527,7 +604,12 @@ def info(
     for name, entry in summary["labels"].items():
         typer.echo(f"  {name:<14} threshold {entry['threshold']:.2f}  {entry['description'][:90]}")
     if summary["cv_scores"]:
-        typer.echo(format_table(summary["cv_scores"], "cross-validated scores"))
+        typer.echo(
+            format_table(
+                summary["cv_scores"],
+                "cross-validated on the training data (corpus), at the thresholds above",
+            )
+        )
 
 
 @app.command()

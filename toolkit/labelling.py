@@ -26,15 +26,18 @@ import numpy as np
 
 from toolkit.cleaning import prepare
 from toolkit.errors import InputError, ToolkitError, UsageError
+from toolkit.evidence import evidence as explain_bodies
 from toolkit.io import JsonlWriter, Record, iter_records
 from toolkit.language import detect_documents, load_detector
 from toolkit.limits import MAX_BATCH_SIZE, MAX_WORKERS
+from toolkit.text import word_count
 
 if TYPE_CHECKING:
     from toolkit.classifier import TopicClassifier
 
 _DEFAULT_BATCH_SIZE = 64
 _SCORE_DECIMALS = 4
+_MIN_WORDS_TO_JUDGE = 8  # fewer words than a short headline: the scores say little
 _RUN_SUFFIX = ".run.json"
 _RUN_FORMAT = "toolkit-label-run"
 _RUN_FORMAT_VERSION = 1
@@ -51,8 +54,14 @@ def error_record(record_id: str | int | None, message: str, line: int | None = N
     return out
 
 
-def label_batch(model: TopicClassifier, batch: list[Record]) -> list[dict]:
-    """Label one batch of records: exactly one output dict per record, in order."""
+def label_batch(model: TopicClassifier, batch: list[Record], evidence: bool = False) -> list[dict]:
+    """Label one batch of records: exactly one output dict per record, in order.
+
+    Every ok record says which topics are ``uncertain`` (their score within the
+    model's margin of the threshold) and carries a ``note`` when the text is
+    too short to judge; with ``evidence``, also the sentences behind each label
+    (see :mod:`toolkit.evidence`).
+    """
     outputs: list[dict | None] = [None] * len(batch)
     pending, results, truncated = [], [], []
     for position, record in enumerate(batch):
@@ -66,29 +75,45 @@ def label_batch(model: TopicClassifier, batch: list[Record]) -> list[dict]:
         pending.append(position)
         results.append(result)
         truncated.append(cut)
-    if pending:
-        languages = detect_documents(results)
-        # Labels come from the scores as printed, so a reader never sees a score at its
-        # threshold without the label (or the reverse).
-        proba = np.round(model.score_bodies([result.body for result in results]), _SCORE_DECIMALS)
-        labels = model.labels_from_proba(proba)
-        finite = np.isfinite(proba).all(axis=1)
-        for row, position in enumerate(pending):
-            record, language = batch[position], languages[row]
-            if not finite[row]:  # JSON has no NaN: never write one (a sound model cannot give it)
-                outputs[position] = error_record(record.id, "the model gave a non-finite score", record.line)
-                continue
-            outputs[position] = {
-                "id": record.id,
-                "status": "ok",
-                "language": language.language,
-                "wrapper_language": language.wrapper_language,
-                "language_confidence": language.confidence,
-                "labels": labels[row],
-                "scores": {str(name): float(p) for name, p in zip(model.classes_, proba[row], strict=True)},
-            }
-            if truncated[row]:
-                outputs[position]["truncated"] = True
+    if not pending:
+        return outputs
+    languages = detect_documents(results)
+    bodies = [result.body for result in results]
+    if evidence:
+        proba, units, unit_proba = model.score_units(bodies)
+    else:
+        proba = model.score_bodies(bodies)
+    # Labels come from the scores as printed, so a reader never sees a score at its
+    # threshold without the label (or the reverse).
+    proba = np.round(proba, _SCORE_DECIMALS)
+    labels = model.labels_from_proba(proba)
+    uncertain = model.uncertain_labels(proba)
+    if evidence:
+        texts = [batch[position].text for position in pending]
+        spans = explain_bodies(model, texts, results, labels, units, unit_proba)
+    finite = np.isfinite(proba).all(axis=1)
+    for row, position in enumerate(pending):
+        record, language = batch[position], languages[row]
+        if not finite[row]:  # JSON has no NaN: never write one (a sound model cannot give it)
+            outputs[position] = error_record(record.id, "the model gave a non-finite score", record.line)
+            continue
+        out = {
+            "id": record.id,
+            "status": "ok",
+            "language": language.language,
+            "wrapper_language": language.wrapper_language,
+            "language_confidence": language.confidence,
+            "labels": labels[row],
+            "scores": {str(name): float(p) for name, p in zip(model.classes_, proba[row], strict=True)},
+            "uncertain": uncertain[row],
+        }
+        if evidence:
+            out["evidence"] = spans[row]
+        if language.language == "und" or word_count(bodies[row]) < _MIN_WORDS_TO_JUDGE:
+            out["note"] = "too short to judge"
+        if truncated[row]:
+            out["truncated"] = True
+        outputs[position] = out
     return outputs
 
 
@@ -123,6 +148,7 @@ def label_file(
     job: LabelJob | None = None,
     on_progress: Callable[[int], None] | None = None,
     stdout: IO[str] | None = None,
+    evidence: bool = False,
 ) -> dict[str, int]:
     """Label a JSONL/CSV file (or ``-``, stdin) into ``output`` (JSONL; ``None``: ``stdout``).
 
@@ -146,10 +172,12 @@ def label_file(
     run = {
         "input": _input_identity(input),
         "model": model_fingerprint(model),
-        "options": {"format": fmt, "id_field": id_field, "text_field": text_field},
+        "options": {"format": fmt, "id_field": id_field, "text_field": text_field, "evidence": evidence},
     }
     if output is None:
-        job.counts = run_label_job(model, records, stdout, batch_size, 0, workers, _tracker(job, on_progress))
+        job.counts = run_label_job(
+            model, records, stdout, batch_size, 0, workers, _tracker(job, on_progress), evidence=evidence
+        )
         job.counts["maybe_duplicate"] = records.maybe_repeated
         return job.counts
     with _locked_output(output) as stream:
@@ -158,7 +186,14 @@ def label_file(
         _skip_verified(records, output, skip)
         try:
             counts = run_label_job(
-                model, records, stream, batch_size, 0, workers, _tracker(job, on_progress, skip)
+                model,
+                records,
+                stream,
+                batch_size,
+                0,
+                workers,
+                _tracker(job, on_progress, skip),
+                evidence=evidence,
             )
         except OutputError as exc:
             raise OutputError(
@@ -379,6 +414,7 @@ def run_label_job(
     workers: int = 1,
     on_progress: Callable[[int], None] | None = None,
     method: str | None = None,
+    evidence: bool = False,
 ) -> dict[str, int]:
     """Label ``records`` into ``output``, one flushed write per batch; return counts of ok and error records.
 
@@ -391,7 +427,7 @@ def run_label_job(
     for _ in islice(iterator, skip):
         counts["skipped"] += 1
     batches = _batches(iterator, batch_size)
-    for text, ok, errors in _labelled_batches(model, batches, workers, method):
+    for text, ok, errors in _labelled_batches(model, batches, workers, method, evidence):
         _write(output, text)
         counts["ok"] += ok
         counts["error"] += errors
@@ -436,9 +472,11 @@ _worker_model = None
 _WRITER = JsonlWriter()
 
 
-def _serialised_batch(model: TopicClassifier, batch: list[Record]) -> tuple[str, int, int]:
+def _serialised_batch(
+    model: TopicClassifier, batch: list[Record], evidence: bool = False
+) -> tuple[str, int, int]:
     """Label a batch and return its JSON lines with the counts of ok and error records."""
-    outputs = label_batch(model, batch)
+    outputs = label_batch(model, batch, evidence)
     errors = sum(out["status"] == "error" for out in outputs)
     return _WRITER.serialise(outputs), len(outputs) - errors, errors
 
@@ -481,8 +519,8 @@ def _load_before_fork(model: TopicClassifier) -> None:
     load_detector()
 
 
-def _worker_label(batch: list[Record]) -> tuple[str, int, int]:
-    return _serialised_batch(_worker_model, batch)
+def _worker_label(batch: list[Record], evidence: bool) -> tuple[str, int, int]:
+    return _serialised_batch(_worker_model, batch, evidence)
 
 
 def start_method(model: TopicClassifier) -> str:
@@ -496,7 +534,11 @@ def start_method(model: TopicClassifier) -> str:
 
 
 def _labelled_batches(
-    model: TopicClassifier, batches: Iterator[list[Record]], workers: int, method: str | None = None
+    model: TopicClassifier,
+    batches: Iterator[list[Record]],
+    workers: int,
+    method: str | None = None,
+    evidence: bool = False,
 ) -> Iterator[tuple[str, int, int]]:
     """Serialised batches in input order, labelled here or (``workers`` > 1) in worker processes.
 
@@ -510,7 +552,7 @@ def _labelled_batches(
     """
     if workers <= 1:
         for batch in batches:
-            yield _serialised_batch(model, batch)
+            yield _serialised_batch(model, batch, evidence)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -529,7 +571,7 @@ def _labelled_batches(
     finished = False
     try:
         for batch in batches:
-            in_flight.append(executor.submit(_worker_label, batch))
+            in_flight.append(executor.submit(_worker_label, batch, evidence))
             if len(in_flight) >= workers * _IN_FLIGHT_PER_WORKER:
                 yield in_flight.popleft().result()
         while in_flight:

@@ -348,7 +348,10 @@ def check_metadata(metadata: dict, where: str) -> dict[str, tuple[str, tuple[int
         params,
         "params.",
         required=("features", "C", "char_weight", "paragraph_weight", "cv", "seed", "clean"),
+        optional=("uncertainty_margin",),
     )
+    if "uncertainty_margin" in params:
+        fields.number(params["uncertainty_margin"], "params.uncertainty_margin", 0.0, 0.5)
     if params["features"] not in FEATURE_SETS:
         raise fields.bad("params.features", f"must be one of {', '.join(FEATURE_SETS)}", params["features"])
     fields.number(params["C"], "params.C", 0.0, 1e6, open_low=True)

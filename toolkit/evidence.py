@@ -1,0 +1,204 @@
+"""Evidence: the sentences that carried each label, with their place in the text as it was given.
+
+The labelling rule is sentence-level (one sentence stating a fact is enough),
+and the model already scores every unit of a body (a passage or a paragraph)
+with the same heads as the whole article. For each label given, the best units
+are the candidates: a one-sentence unit is evidence as it is; the sentences of a
+longer unit are scored one by one. Offsets point into the input text (after
+decoding, before cleaning), so ``text[start:end]`` is the evidence, and a span
+never reaches into site chrome the cleaner removed: cleaning keeps whole input
+lines, and a sentence never crosses a line.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Sequence
+from typing import Protocol
+
+import numpy as np
+
+from toolkit.cleaning import CleanResult, prepare
+from toolkit.text import sentence_spans
+
+_DEFAULT_TOP = 3
+_SCORE_DECIMALS = 4
+_LINE_BREAK = re.compile(r"\r\n|\r|\n|\u2028|\u2029")  # as the cleaner splits lines
+_SPACE = re.compile(r"\s+")
+
+
+class Scorer(Protocol):
+    """What evidence needs of a model (a fitted :class:`toolkit.classifier.TopicClassifier`)."""
+
+    classes_: np.ndarray
+    clean: bool
+
+    def score_units(self, bodies: Sequence[str]) -> tuple[np.ndarray, list[list[str]], list[np.ndarray]]:
+        """Document probabilities, and per body its units and their probabilities."""
+
+    def score_passages(self, passages: Sequence[str]) -> np.ndarray:
+        """Probabilities of short texts, each scored as one unit."""
+
+    def labels_from_proba(self, proba: np.ndarray) -> list[list[str]]:
+        """The labels whose probability reaches their threshold."""
+
+
+class BodyMap:
+    """Where each line of a cleaned body lies in the text it was cleaned from."""
+
+    def __init__(self, text: str, result: CleanResult) -> None:
+        self.body_starts: list[int] = []
+        self.body_ends: list[int] = []
+        self.text_starts: list[int] = []
+        kept = result.body.split("\n\n")
+        if result.lines and len(kept) == len(result.lines):
+            lines = _line_spans(text)
+            position = 0
+            for piece, index in zip(kept, result.lines, strict=True):
+                start, end = lines[index]
+                stripped_end = start + len(text[start:end].rstrip())
+                # a kept line is its input line stripped, or the end of it after a removed site prefix
+                self._add(position, position + len(piece), stripped_end - len(piece))
+                position += len(piece) + 2
+        else:  # the body is the stripped text itself (nothing to clean, or cleaning was off)
+            at = text.find(result.body)
+            if at >= 0:
+                self._add(0, len(result.body), at)
+
+    def _add(self, body_start: int, body_end: int, text_start: int) -> None:
+        self.body_starts.append(body_start)
+        self.body_ends.append(body_end)
+        self.text_starts.append(text_start)
+
+    def to_text(self, start: int, end: int) -> tuple[int, int] | None:
+        """The text offsets of a body span that lies within one body line; None if it does not."""
+        line = bisect.bisect_right(self.body_starts, start) - 1
+        if line < 0 or end > self.body_ends[line]:
+            return None
+        shift = self.text_starts[line] - self.body_starts[line]
+        return start + shift, end + shift
+
+
+def _line_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of every line of ``text``, split at the line breaks the cleaner recognises."""
+    spans, position = [], 0
+    for match in _LINE_BREAK.finditer(text):
+        spans.append((position, match.start()))
+        position = match.end()
+    spans.append((position, len(text)))
+    return spans
+
+
+def unit_sentences(body: str, units: Sequence[str]) -> list[list[tuple[int, int]]]:
+    """The body spans of each unit's sentences (units are runs of consecutive body sentences)."""
+    sentences = sentence_spans(body)
+    result, cursor = [], 0
+    for unit in units:
+        target, taken, spans = len(_SPACE.sub("", unit)), 0, []
+        while cursor < len(sentences) and taken < target:
+            start, end = sentences[cursor]
+            spans.append((start, end))
+            taken += len(_SPACE.sub("", body[start:end]))
+            cursor += 1
+        result.append(spans)
+    return result
+
+
+def explain_texts(
+    model: Scorer, texts: Sequence[str], top: int = _DEFAULT_TOP
+) -> list[dict[str, list[dict]]]:
+    """:meth:`TopicClassifier.explain`: evidence for each label the model gives each text."""
+    results = [prepare(text)[0] if model.clean else CleanResult(text) for text in texts]
+    proba, units, unit_proba = model.score_units([result.body for result in results])
+    labels = model.labels_from_proba(np.round(proba, _SCORE_DECIMALS))
+    return evidence(model, texts, results, labels, units, unit_proba, top)
+
+
+def evidence(
+    model: Scorer,
+    texts: Sequence[str],
+    results: Sequence[CleanResult],
+    labels: Sequence[Sequence[str]],
+    units: Sequence[Sequence[str]],
+    unit_proba: Sequence[np.ndarray],
+    top: int = _DEFAULT_TOP,
+) -> list[dict[str, list[dict]]]:
+    """Per text, for each of its labels, up to ``top`` sentences with offsets and scores, best first.
+
+    ``units`` and ``unit_proba`` are :meth:`TopicClassifier.score_units`' for the
+    texts' cleaned bodies; only the sentences of multi-sentence candidate units
+    are embedded again, all texts' together.
+    """
+    column = {str(name): j for j, name in enumerate(model.classes_)}
+    plans, wanted = [], {}
+    for doc, result in enumerate(results):
+        spans = unit_sentences(result.body, units[doc])
+        plan = {}
+        for name in labels[doc]:
+            j = column[name]
+            candidates = []
+            for unit in np.argsort(-unit_proba[doc][:, j], kind="stable")[:top]:
+                if len(spans[unit]) == 1:
+                    candidates.append((spans[unit][0], float(unit_proba[doc][unit, j])))
+                else:
+                    for span in spans[unit]:
+                        wanted.setdefault((doc, span), len(wanted))
+                        candidates.append((span, None))
+            plan[name] = candidates
+        plans.append(plan)
+    keys = list(wanted)
+    scored = model.score_passages([results[doc].body[start:end] for doc, (start, end) in keys])
+    found = []
+    for doc, plan in enumerate(plans):
+        where = BodyMap(_cleaned_part(texts[doc], model), results[doc])
+        found.append(
+            {
+                name: _best(texts[doc], where, doc, candidates, scored, wanted, column[name], top)
+                for name, candidates in plan.items()
+            }
+        )
+    return found
+
+
+def _cleaned_part(text: str, model: Scorer) -> str:
+    """The part of ``text`` the cleaner read (a very long text is cut first)."""
+    from toolkit.cleaning import _DEFAULT_MAX_CHARS
+
+    return text[:_DEFAULT_MAX_CHARS] if model.clean else text
+
+
+def _best(
+    text: str,
+    where: BodyMap,
+    doc: int,
+    candidates: list[tuple[tuple[int, int], float | None]],
+    scored: np.ndarray,
+    wanted: dict,
+    j: int,
+    top: int,
+) -> list[dict]:
+    seen, ranked = set(), []
+    for span, score in candidates:
+        if span in seen:
+            continue
+        seen.add(span)
+        value = float(scored[wanted[(doc, span)], j]) if score is None else score
+        ranked.append((value, span))
+    ranked.sort(key=lambda item: (-item[0], item[1]))
+    out = []
+    for value, (start, end) in ranked:
+        located = where.to_text(start, end)
+        if located is None:
+            continue
+        out.append(
+            {
+                "text": text[located[0] : located[1]],
+                "start": located[0],
+                "end": located[1],
+                "score": round(value, _SCORE_DECIMALS),
+            }
+        )
+        if len(out) == top:
+            break
+    return out
