@@ -193,8 +193,10 @@ def main(argv: list[str] | None = None) -> int:
     records = []
     for doc in sorted(docs, key=lambda d: d["id"]):
         text, wrapper = doc["text"], doc["language"]
-        if rng.random() < args.wrap_share:
-            text, wrapper = wrap_recoverably(text, doc["language"], chrome, rng)
+        # each document draws from its own stream: adding articles does not re-wrap the others
+        own = random.Random(f"{args.seed}:{doc['id']}")
+        if own.random() < args.wrap_share:
+            text, wrapper = wrap_recoverably(text, doc["language"], chrome, own)
         records.append(
             {
                 "id": doc["id"],
