@@ -129,8 +129,10 @@ def stage_rates(model_path: Path, records: list[dict], runs: int) -> dict[str, f
     return {name: median(values) for name, values in rates.items()}
 
 
-def end_to_end(model_path: Path, data: Path, n: int, runs: int, workers: int) -> tuple[float, float]:
-    """Median articles/s and peak RSS of `toolkit label` on ``data``."""
+def end_to_end(
+    model_path: Path, data: Path, n: int, runs: int, workers: int, extra: tuple[str, ...] = ()
+) -> tuple[float, float]:
+    """Median articles/s and peak RSS of `toolkit label` on ``data`` (``extra``: more options)."""
     rates, peaks = [], []
     with tempfile.TemporaryDirectory() as folder:
         for _ in range(runs):
@@ -147,6 +149,7 @@ def end_to_end(model_path: Path, data: Path, n: int, runs: int, workers: int) ->
                     str(model_path),
                     "--workers",
                     str(workers),
+                    *extra,
                 ]
             )
             rates.append(n / wall)
@@ -197,6 +200,11 @@ def main(argv: list[str] | None = None) -> int:
         "--transformer-size", type=int, default=300, help="articles for the (slow) transformer tier"
     )
     parser.add_argument("--skip-train", action="store_true")
+    parser.add_argument(
+        "--evidence",
+        action="store_true",
+        help="also time `label --evidence` (runs interleaved with plain ones)",
+    )
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     workers = [int(w) for w in args.workers.split(",")]
@@ -237,6 +245,12 @@ def main(argv: list[str] | None = None) -> int:
             for w in workers:
                 rate, peak = end_to_end(models[tier], data, n, args.runs, w)
                 print(f"| {tier} | {n} | {w} | {rate:.0f} | {1000 / rate:.2f} | {peak:.0f} |")
+                if args.evidence:
+                    slow, peak = end_to_end(models[tier], data, n, args.runs, w, ("--evidence",))
+                    print(
+                        f"| {tier} --evidence | {n} | {w} | {slow:.0f} | {1000 / slow:.2f} | {peak:.0f} |"
+                        f" ({rate / slow - 1:+.0%} time)"
+                    )
 
     article = work / "article.txt"
     article.write_text(make_articles(1, seed=3)[0]["text"], encoding="utf-8")

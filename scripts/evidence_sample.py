@@ -21,8 +21,12 @@ from pathlib import Path
 _ROOT = Path(__file__).resolve().parent.parent
 
 
-def sample(model_path: Path, data: Path, n: int, seed: int) -> list[dict]:
-    """Correctly given labels of ``data`` with their top evidence, ``n`` of them drawn with ``seed``."""
+def sample(model_path: Path, data: Path, n: int, seed: int, n_docs: int) -> list[dict]:
+    """Correctly given labels of ``data`` with their top evidence, ``n`` of them drawn with ``seed``.
+
+    Only ``n_docs`` documents drawn with ``seed`` are labelled (the default model reads about one
+    article a second here); the pairs are drawn from their correctly given labels.
+    """
     sys.path.insert(0, str(_ROOT))
     from toolkit.classifier import TopicClassifier
     from toolkit.io import Record, load_dataset
@@ -30,6 +34,7 @@ def sample(model_path: Path, data: Path, n: int, seed: int) -> list[dict]:
 
     model = TopicClassifier.load(model_path)
     docs, _ = load_dataset(data)
+    docs = random.Random(seed).sample(docs, min(n_docs, len(docs)))
     pairs = []
     for start in range(0, len(docs), 64):
         chunk = docs[start : start + 64]
@@ -77,9 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=_ROOT / "datasets" / "test.jsonl")
     parser.add_argument("--n", type=int, default=100)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--docs", type=int, default=150, help="documents labelled to draw the pairs from")
     args = parser.parse_args(argv)
     if args.sample:
-        rows = sample(args.model, args.data, args.n, args.seed)
+        rows = sample(args.model, args.data, args.n, args.seed, args.docs)
         args.sample.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), "utf-8")
         print(f"{len(rows)} pairs -> {args.sample}")
     if args.score:
