@@ -49,8 +49,8 @@ def _classify_seeds(model: str) -> dict[str, dict]:
 
 
 # The default model's known misses on the seeds: physical_ai stated in one paragraph of a long
-# article scores under its threshold (001, 004), and 003 gets consortium (0.52 against 0.51).
-_DEFAULT_SEED_MISSES = {"001_63d37fc5c12085c5.txt", "004_96b0d3aaf8e8137b.txt"}  # physical_ai in one paragraph
+# article scores under its threshold (001, 004).
+_DEFAULT_SEED_MISSES = {"001_63d37fc5c12085c5.txt", "004_96b0d3aaf8e8137b.txt"}
 _SEEDS = pytest.mark.skipif(not SHARED_SEEDS.is_dir(), reason="../shared/seeds is not present")
 
 
