@@ -479,6 +479,9 @@ class TopicClassifier(BaseEstimator):
         return {
             "classes": [str(name) for name in self.classes_],
             "descriptions": self.topics.descriptions() if self.topics is not None else {},
+            "terms": {topic.name: dict(topic.terms) for topic in self.topics.topics if topic.terms}
+            if self.topics is not None
+            else {},
             "thresholds": np.asarray(self.thresholds_, dtype=np.float64),
             "coef": np.asarray(self.coef_, dtype=np.float32),
             "intercept": np.asarray(self.intercept_, dtype=np.float32),
@@ -510,8 +513,17 @@ class TopicClassifier(BaseEstimator):
         against the recorded hash on first use.
         """
         params = state["params"]
-        descriptions = state.get("descriptions") or {}
-        topics = Taxonomy(tuple(Topic(name, descriptions.get(name, "")) for name in state["classes"]))
+        descriptions, terms = state.get("descriptions") or {}, state.get("terms") or {}
+        topics = Taxonomy(
+            tuple(
+                Topic(
+                    name,
+                    descriptions.get(name, ""),
+                    {lang: list(t) for lang, t in terms.get(name, {}).items()},
+                )
+                for name in state["classes"]
+            )
+        )
         identity = dict(state["encoder"])
         chosen = _encoder_for(identity, encoder, source)
         model = cls(

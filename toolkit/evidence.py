@@ -24,6 +24,8 @@ from toolkit.text import sentence_spans
 
 _DEFAULT_TOP = 3
 _SCORE_DECIMALS = 4
+_TERM_BONUS = 0.25  # in ranking only: a sentence naming one of the topic's typical terms comes first
+_MAX_TERM_SENTENCES = 6  # sentences with a term, per label, added to the candidates
 _LINE_BREAK = re.compile(r"\r\n|\r|\n|\u2028|\u2029")  # as the cleaner splits lines
 _SPACE = re.compile(r"\s+")
 
@@ -33,6 +35,7 @@ class Scorer(Protocol):
 
     classes_: np.ndarray
     clean: bool
+    topics: object  # a Taxonomy, or None
 
     def score_units(self, bodies: Sequence[str]) -> tuple[np.ndarray, list[list[str]], list[np.ndarray]]:
         """Document probabilities, and per body its units and their probabilities."""
@@ -131,6 +134,7 @@ def evidence(
     are embedded again, all texts' together.
     """
     column = {str(name): j for j, name in enumerate(model.classes_)}
+    patterns = _term_patterns(getattr(model, "topics", None))
     plans, wanted = [], {}
     for doc, result in enumerate(results):
         spans = unit_sentences(result.body, units[doc])
@@ -145,6 +149,9 @@ def evidence(
                     for span in spans[unit]:
                         wanted.setdefault((doc, span), len(wanted))
                         candidates.append((span, None))
+            for span in _sentences_with_terms(result.body, spans, patterns.get(name)):
+                wanted.setdefault((doc, span), len(wanted))
+                candidates.append((span, None))
             plan[name] = candidates
         plans.append(plan)
     keys = list(wanted)
@@ -152,13 +159,50 @@ def evidence(
     found = []
     for doc, plan in enumerate(plans):
         where = BodyMap(_cleaned_part(texts[doc], model), results[doc])
+        body = results[doc].body
         found.append(
             {
-                name: _best(texts[doc], where, doc, candidates, scored, wanted, column[name], top)
+                name: _best(
+                    texts[doc],
+                    body,
+                    where,
+                    (doc, candidates),
+                    scored,
+                    wanted,
+                    column[name],
+                    top,
+                    patterns.get(name),
+                )
                 for name, candidates in plan.items()
             }
         )
     return found
+
+
+def _term_patterns(topics: object) -> dict[str, re.Pattern]:
+    """Per topic, one pattern matching any of its typical terms (all languages), from the model's topics."""
+    patterns = {}
+    for topic in getattr(topics, "topics", ()) or ():
+        terms = sorted({term for group in topic.terms.values() for term in group if term.strip()}, key=len)
+        if terms:
+            # a Latin-script term must start a word ("fab", not "fabric"); CJK and others match anywhere
+            parts = [(r"(?<!\w)" if term[:1].isascii() else "") + re.escape(term) for term in reversed(terms)]
+            patterns[topic.name] = re.compile("|".join(parts), re.IGNORECASE)
+    return patterns
+
+
+def _names_a_term(sentence: str, pattern: re.Pattern | None) -> bool:
+    return pattern is not None and pattern.search(sentence) is not None
+
+
+def _sentences_with_terms(
+    body: str, spans: list[list[tuple[int, int]]], pattern: re.Pattern | None
+) -> list[tuple[int, int]]:
+    """The first few sentences of the units that name one of the topic's terms."""
+    if pattern is None:
+        return []
+    found = [span for unit in spans for span in unit if pattern.search(body, span[0], span[1])]
+    return found[:_MAX_TERM_SENTENCES]
 
 
 def _cleaned_part(text: str, model: Scorer) -> str:
@@ -170,24 +214,27 @@ def _cleaned_part(text: str, model: Scorer) -> str:
 
 def _best(
     text: str,
+    body: str,
     where: BodyMap,
-    doc: int,
-    candidates: list[tuple[tuple[int, int], float | None]],
+    plan: tuple[int, list[tuple[tuple[int, int], float | None]]],
     scored: np.ndarray,
     wanted: dict,
     j: int,
     top: int,
+    pattern: re.Pattern | None,
 ) -> list[dict]:
+    """The ``top`` candidates by score (a sentence naming a topic term ranked up), mapped into ``text``."""
+    doc, candidates = plan
     seen, ranked = set(), []
     for span, score in candidates:
         if span in seen:
             continue
         seen.add(span)
         value = float(scored[wanted[(doc, span)], j]) if score is None else score
-        ranked.append((value, span))
-    ranked.sort(key=lambda item: (-item[0], item[1]))
+        ranked.append((value + _TERM_BONUS * _names_a_term(body[span[0] : span[1]], pattern), value, span))
+    ranked.sort(key=lambda item: (-item[0], item[2]))
     out = []
-    for value, (start, end) in ranked:
+    for _, value, (start, end) in ranked:
         located = where.to_text(start, end)
         if located is None:
             continue

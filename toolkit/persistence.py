@@ -340,9 +340,11 @@ def check_metadata(metadata: dict, where: str) -> dict[str, tuple[str, tuple[int
     if version != FORMAT_VERSION or type(version) is not int:
         raise ModelError(f"{where}: format_version is {_short(version)}, expected {FORMAT_VERSION}")
     fields = _Fields(where)
-    fields.keys(metadata, "", required=_FIELDS)
+    fields.keys(metadata, "", required=_FIELDS, optional=("terms",))
     classes = fields.classes(metadata["classes"])
     fields.string_map(metadata["descriptions"], "descriptions", 20_000, allowed=classes)
+    if "terms" in metadata:
+        fields.terms(metadata["terms"], classes)
     params = metadata["params"]
     fields.keys(
         params,
@@ -442,6 +444,23 @@ class _Fields:
                 raise self.bad(
                     f"{field}.{_short(key)}", f"must be a string of at most {longest} characters", item
                 )
+
+    def terms(self, value: Any, classes: list[str]) -> None:
+        """Per class, per language, a list of short strings (the topics file's typical terms)."""
+        if not isinstance(value, dict):
+            raise self.bad("terms", "must be an object", value)
+        for name, languages in value.items():
+            if name not in classes:
+                raise self.bad(f"terms.{_short(name)}", "names no class of the model")
+            if not isinstance(languages, dict) or len(languages) > 200:
+                raise self.bad(f"terms.{_short(name)}", "must be an object of term lists", languages)
+            for language, terms in languages.items():
+                where = f"terms.{_short(name)}.{_short(language)}"
+                if len(language) > 16 or not isinstance(terms, list) or len(terms) > 500:
+                    raise self.bad(where, "must be a list of at most 500 terms", terms)
+                for term in terms:
+                    if not isinstance(term, str) or not 0 < len(term) <= 200:
+                        raise self.bad(where, "must hold strings of 1 to 200 characters", term)
 
     def classes(self, value: Any) -> list[str]:
         """A non-empty list of unique, printable class names."""
