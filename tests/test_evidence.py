@@ -65,12 +65,16 @@ def test_evidence_points_into_the_body_not_at_the_same_words_in_chrome(fitted):
 
 
 def test_a_sentence_naming_a_topic_term_is_ranked_up(fitted):
-    from toolkit.evidence import _term_patterns
+    from toolkit.evidence import _sentences_with_terms, _term_pattern
 
-    pattern = _term_patterns(fitted.topics).get("chips")
-    assert pattern is not None and pattern.search("They bought GPUs.") and not pattern.search("Microchipsets")
+    chips = next(topic for topic in fitted.topics.topics if topic.name == "chips")
+    pattern = _term_pattern(chips, "ja")
+    assert pattern is not None and pattern.search("They bought GPUs.".lower())
+    assert pattern.search("半導体の工場") and _term_pattern(chips, None).search("رقائق")
     found = fitted.explain([_CHROME_ARTICLE])[0]
-    assert pattern.search(found["chips"][0]["text"])
+    assert pattern.search(found["chips"][0]["text"].lower())
+    body = "Microchipsets are new. Then they bought chips."
+    assert _sentences_with_terms(body, [[(0, 22), (23, len(body))]], pattern) == [(23, len(body))]
 
 
 def test_body_map_follows_stripped_lines_and_a_cut_site_prefix():

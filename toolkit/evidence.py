@@ -13,6 +13,7 @@ lines, and a sentence never crosses a line.
 from __future__ import annotations
 
 import bisect
+import functools
 import re
 from collections.abc import Sequence
 from typing import Protocol
@@ -25,9 +26,8 @@ from toolkit.text import sentence_spans
 _DEFAULT_TOP = 3
 _SCORE_DECIMALS = 4
 _TERM_BONUS = 0.25  # in ranking only: a sentence naming one of the topic's typical terms comes first
-_MAX_TERM_SENTENCES = 6  # sentences with a term, per label, added to the candidates
+_MAX_TERM_SENTENCES = 3  # sentences with a term, per label, added to the candidates
 _LINE_BREAK = re.compile(r"\r\n|\r|\n|\u2028|\u2029")  # as the cleaner splits lines
-_SPACE = re.compile(r"\s+")
 
 
 class Scorer(Protocol):
@@ -98,24 +98,32 @@ def unit_sentences(body: str, units: Sequence[str]) -> list[list[tuple[int, int]
     sentences = sentence_spans(body)
     result, cursor = [], 0
     for unit in units:
-        target, taken, spans = len(_SPACE.sub("", unit)), 0, []
+        target, taken, spans = _visible(unit), 0, []
         while cursor < len(sentences) and taken < target:
             start, end = sentences[cursor]
             spans.append((start, end))
-            taken += len(_SPACE.sub("", body[start:end]))
+            taken += _visible(body[start:end])
             cursor += 1
         result.append(spans)
     return result
+
+
+def _visible(text: str) -> int:
+    """Characters of ``text`` that are not white space."""
+    return sum(map(len, text.split()))
 
 
 def explain_texts(
     model: Scorer, texts: Sequence[str], top: int = _DEFAULT_TOP
 ) -> list[dict[str, list[dict]]]:
     """:meth:`TopicClassifier.explain`: evidence for each label the model gives each text."""
+    from toolkit.language import detect_documents
+
     results = [prepare(text)[0] if model.clean else CleanResult(text) for text in texts]
     proba, units, unit_proba = model.score_units([result.body for result in results])
     labels = model.labels_from_proba(np.round(proba, _SCORE_DECIMALS))
-    return evidence(model, texts, results, labels, units, unit_proba, top)
+    languages = [found.language for found in detect_documents(results)]
+    return evidence(model, texts, results, labels, units, unit_proba, top, languages)
 
 
 def evidence(
@@ -126,19 +134,23 @@ def evidence(
     units: Sequence[Sequence[str]],
     unit_proba: Sequence[np.ndarray],
     top: int = _DEFAULT_TOP,
+    languages: Sequence[str] | None = None,
 ) -> list[dict[str, list[dict]]]:
     """Per text, for each of its labels, up to ``top`` sentences with offsets and scores, best first.
 
     ``units`` and ``unit_proba`` are :meth:`TopicClassifier.score_units`' for the
     texts' cleaned bodies; only the sentences of multi-sentence candidate units
-    are embedded again, all texts' together.
+    are embedded again, all texts' together. ``languages`` (the bodies') pick
+    which of the topics' terms are looked for (with English ones, which
+    articles in every language use); without them, all terms are.
     """
     column = {str(name): j for j, name in enumerate(model.classes_)}
-    patterns = _term_patterns(getattr(model, "topics", None))
-    plans, wanted = [], {}
+    topics = {topic.name: topic for topic in getattr(getattr(model, "topics", None), "topics", ()) or ()}
+    plans, wanted, termed = [], {}, []
     for doc, result in enumerate(results):
         spans = unit_sentences(result.body, units[doc])
-        plan = {}
+        language = languages[doc] if languages is not None else None
+        plan, with_terms = {}, {}
         for name in labels[doc]:
             j = column[name]
             candidates = []
@@ -149,29 +161,30 @@ def evidence(
                     for span in spans[unit]:
                         wanted.setdefault((doc, span), len(wanted))
                         candidates.append((span, None))
-            for span in _sentences_with_terms(result.body, spans, patterns.get(name)):
+            pattern = _term_pattern(topics.get(name), language)
+            with_terms[name] = _sentences_with_terms(result.body, spans, pattern)
+            for span in with_terms[name][:_MAX_TERM_SENTENCES]:
                 wanted.setdefault((doc, span), len(wanted))
                 candidates.append((span, None))
             plan[name] = candidates
         plans.append(plan)
+        termed.append(with_terms)
     keys = list(wanted)
     scored = model.score_passages([results[doc].body[start:end] for doc, (start, end) in keys])
     found = []
     for doc, plan in enumerate(plans):
         where = BodyMap(_cleaned_part(texts[doc], model), results[doc])
-        body = results[doc].body
         found.append(
             {
                 name: _best(
                     texts[doc],
-                    body,
                     where,
                     (doc, candidates),
                     scored,
                     wanted,
                     column[name],
                     top,
-                    patterns.get(name),
+                    set(termed[doc][name]),
                 )
                 for name, candidates in plan.items()
             }
@@ -179,30 +192,42 @@ def evidence(
     return found
 
 
-def _term_patterns(topics: object) -> dict[str, re.Pattern]:
-    """Per topic, one pattern matching any of its typical terms (all languages), from the model's topics."""
-    patterns = {}
-    for topic in getattr(topics, "topics", ()) or ():
-        terms = sorted({term for group in topic.terms.values() for term in group if term.strip()}, key=len)
-        if terms:
-            # a Latin-script term must start a word ("fab", not "fabric"); CJK and others match anywhere
-            parts = [(r"(?<!\w)" if term[:1].isascii() else "") + re.escape(term) for term in reversed(terms)]
-            patterns[topic.name] = re.compile("|".join(parts), re.IGNORECASE)
-    return patterns
+def _term_pattern(topic: object, language: str | None) -> re.Pattern | None:
+    """One pattern for a topic's typical terms in ``language`` and English (all languages if None)."""
+    groups = getattr(topic, "terms", None) or {}
+    if language is None:
+        chosen = [term for group in groups.values() for term in group]
+    else:
+        chosen = list(groups.get(language, [])) + list(groups.get("en", []))
+    return _compiled(tuple(sorted({term for term in chosen if term.strip()}, key=len, reverse=True)))
 
 
-def _names_a_term(sentence: str, pattern: re.Pattern | None) -> bool:
-    return pattern is not None and pattern.search(sentence) is not None
+@functools.lru_cache(maxsize=256)
+def _compiled(terms: tuple[str, ...]) -> re.Pattern | None:
+    # lower-case literals, matched against the lower-cased body: several times faster than IGNORECASE
+    lowered = sorted({term.lower() for term in terms}, key=len, reverse=True)
+    return re.compile("|".join(map(re.escape, lowered))) if lowered else None
 
 
 def _sentences_with_terms(
     body: str, spans: list[list[tuple[int, int]]], pattern: re.Pattern | None
 ) -> list[tuple[int, int]]:
-    """The first few sentences of the units that name one of the topic's terms."""
+    """The sentences (of the units) that name one of the topic's terms: one scan of the body."""
     if pattern is None:
         return []
-    found = [span for unit in spans for span in unit if pattern.search(body, span[0], span[1])]
-    return found[:_MAX_TERM_SENTENCES]
+    sentences = [span for unit in spans for span in unit]
+    starts = [start for start, _ in sentences]
+    found: list[tuple[int, int]] = []
+    lowered = body.lower()
+    if len(lowered) != len(body):  # a few letters lower-case to two characters: keep offsets exact
+        lowered = "".join(char.lower()[:1] for char in body)
+    for match in pattern.finditer(lowered):
+        if match.group()[:1].isascii() and match.start() and lowered[match.start() - 1].isalnum():
+            continue  # a Latin-script term must start a word ("fab", not "prefab"); CJK matches anywhere
+        at = bisect.bisect_right(starts, match.start()) - 1
+        if at >= 0 and match.end() <= sentences[at][1] and (not found or found[-1] != sentences[at]):
+            found.append(sentences[at])
+    return found
 
 
 def _cleaned_part(text: str, model: Scorer) -> str:
@@ -214,14 +239,13 @@ def _cleaned_part(text: str, model: Scorer) -> str:
 
 def _best(
     text: str,
-    body: str,
     where: BodyMap,
     plan: tuple[int, list[tuple[tuple[int, int], float | None]]],
     scored: np.ndarray,
     wanted: dict,
     j: int,
     top: int,
-    pattern: re.Pattern | None,
+    termed: set[tuple[int, int]],
 ) -> list[dict]:
     """The ``top`` candidates by score (a sentence naming a topic term ranked up), mapped into ``text``."""
     doc, candidates = plan
@@ -231,7 +255,7 @@ def _best(
             continue
         seen.add(span)
         value = float(scored[wanted[(doc, span)], j]) if score is None else score
-        ranked.append((value + _TERM_BONUS * _names_a_term(body[span[0] : span[1]], pattern), value, span))
+        ranked.append((value + _TERM_BONUS * (span in termed), value, span))
     ranked.sort(key=lambda item: (-item[0], item[2]))
     out = []
     for _, value, (start, end) in ranked:

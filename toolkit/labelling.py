@@ -90,7 +90,15 @@ def label_batch(model: TopicClassifier, batch: list[Record], evidence: bool = Fa
     uncertain = model.uncertain_labels(proba)
     if evidence:
         texts = [batch[position].text for position in pending]
-        spans = explain_bodies(model, texts, results, labels, units, unit_proba)
+        spans = explain_bodies(
+            model,
+            texts,
+            results,
+            labels,
+            units,
+            unit_proba,
+            languages=[found.language for found in languages],
+        )
     finite = np.isfinite(proba).all(axis=1)
     for row, position in enumerate(pending):
         record, language = batch[position], languages[row]
