@@ -21,7 +21,7 @@ from typing import Protocol
 import numpy as np
 
 from toolkit.cleaning import CleanResult, prepare
-from toolkit.text import sentence_spans
+from toolkit.text import sentence_spans, spans_between
 
 _DEFAULT_TOP = 3
 _SCORE_DECIMALS = 4
@@ -85,12 +85,7 @@ class BodyMap:
 
 def _line_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of every line of ``text``, split at the line breaks the cleaner recognises."""
-    spans, position = [], 0
-    for match in _LINE_BREAK.finditer(text):
-        spans.append((position, match.start()))
-        position = match.end()
-    spans.append((position, len(text)))
-    return spans
+    return spans_between(_LINE_BREAK, text)
 
 
 def unit_sentences(body: str, units: Sequence[str]) -> list[list[tuple[int, int]]]:

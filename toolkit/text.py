@@ -87,13 +87,19 @@ def split_sentences(text: str) -> list[str]:
     return [piece.strip() for piece in _SENTENCE_END.split(text) if piece and piece.strip()]
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """The ``(start, end)`` character offsets of :func:`split_sentences`' pieces in ``text``, stripped."""
+def spans_between(separator: re.Pattern, text: str) -> list[tuple[int, int]]:
+    """The ``(start, end)`` offsets of the pieces of ``text`` between the matches of ``separator``."""
     spans, position = [], 0
-    for match in _SENTENCE_END.finditer(text):
+    for match in separator.finditer(text):
         spans.append((position, match.start()))
         position = match.end()
     spans.append((position, len(text)))
+    return spans
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """The ``(start, end)`` character offsets of :func:`split_sentences`' pieces in ``text``, stripped."""
+    spans = spans_between(_SENTENCE_END, text)
     result = []
     for start, end in spans:
         piece = text[start:end]
