@@ -176,7 +176,15 @@ def train_times(encoder: str | None, runs: int) -> tuple[float, float]:
     for _ in range(runs):
         with tempfile.TemporaryDirectory() as folder:
             env = dict(os.environ, TOOLKIT_CACHE_DIR=str(Path(folder) / "cache"))
-            args = [sys.executable, "-m", "toolkit", "train", "--out", str(Path(folder) / "m.safetensors")]
+            args = [
+                sys.executable,
+                "-m",
+                "toolkit",
+                "train",
+                "--out",
+                str(Path(folder) / "m.safetensors"),
+                "--force",
+            ]
             args += ["--encoder", encoder] if encoder else []
             firsts.append(run_child(args, env)[0])
             seconds.append(run_child(args, env)[0])

@@ -288,3 +288,17 @@ def test_encoder_option_supplies_an_encoder_the_model_file_may_not_name(model_fi
     assert accepted.exit_code == 0, accepted.output
     plain = runner.invoke(app, ["classify", str(article), "--model", str(model_file)])
     assert accepted.output.replace(str(path), "") == plain.output.replace(str(model_file), "")
+
+
+def test_train_keeps_an_existing_model_unless_forced(corpus_file, tmp_path, monkeypatch):
+    out = tmp_path / "m.safetensors"
+    out.write_bytes(b"keep me")
+    refused = run("train", "--data", corpus_file, "--out", out, "--encoder", "hashing", "--cv", "2")
+    assert refused.exit_code == 2 and "--force" in refused.output and out.read_bytes() == b"keep me"
+    forced = run("train", "--data", corpus_file, "--out", out, "--encoder", "hashing", "--cv", "2", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert out.read_bytes() != b"keep me"
+    monkeypatch.chdir(tmp_path)
+    fresh = run("train", "--data", corpus_file, "--encoder", "hashing", "--cv", "2")
+    assert fresh.exit_code == 0, fresh.output
+    assert [p.name for p in (tmp_path / "models").iterdir()][0].startswith("model-")

@@ -108,3 +108,18 @@ def test_batch_and_single_documents_agree():
 
     pages = [clean(text) for text in _corpus_samples()[:60]] + [clean(SAMPLES["ar"] + "\n\n" + SAMPLES["en"])]
     assert detect_documents(pages) == [detect_document(page) for page in pages]
+
+
+def test_detector_labels_become_iso_639_1_where_a_code_exists():
+    from toolkit.language import _get_identifier, iso639_1
+
+    assert [iso639_1(code) for code in ("wuu", "yue", "ary", "arz", "zh-cn", "fr")] == [
+        "zh",
+        "zh",
+        "ar",
+        "ar",
+        "zh",
+        "fr",
+    ]
+    outputs = {iso639_1(code) for code in _get_identifier().classes}
+    assert not {"wuu", "ary", "yue", "arz"} & outputs and {"zh", "ar"} <= outputs

@@ -35,6 +35,7 @@ _R = TypeVar("_R")
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
 _REPO_ROOT = Path(__file__).resolve().parent.parent
 _DEFAULT_MODEL_NAME = "default.safetensors"
+_MODEL_SUFFIX = ".safetensors"
 # Shipped models a user can name instead of a path (``--model fast``).
 _SHIPPED_MODELS = {"default": "default.safetensors", "fast": "fast.safetensors"}
 _EVIDENCE_SHOWN = 160  # characters of an evidence sentence shown by `classify`
@@ -165,6 +166,17 @@ def _parse_thresholds(values: list[str]) -> dict[str, float]:
     return parsed
 
 
+def _training_output(out: Path | None, force: bool) -> Path:
+    """Where `train` writes: ``out``, refused if it exists without ``force``; else a new dated file."""
+    if out is None:
+        return Path("models") / time.strftime(f"model-%Y%m%d-%H%M%S{_MODEL_SUFFIX}")
+    if out.exists() and not force:
+        raise UsageError(f"{out} exists: pass --force to overwrite it, or choose another --out")
+    if out.is_dir():
+        raise UsageError(f"--out {out} is a folder: name the model file")
+    return out
+
+
 def _default_data(path: Path | None, fallback: Path) -> Path:
     if path is not None:
         return path
@@ -177,9 +189,14 @@ def train(
     data: Path | None = typer.Option(
         None, "--data", help="Labelled JSONL/CSV (default datasets/train.jsonl)."
     ),
-    out: Path = typer.Option(
-        Path("models") / _DEFAULT_MODEL_NAME, "--out", "-o", help="Where to write the model."
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        "-o",
+        help="Where to write the model (default: a new file models/model-DATE-TIME.safetensors). "
+        "An existing file is kept unless --force is given.",
     ),
+    force: bool = typer.Option(False, "--force", help="Overwrite the --out file if it exists."),
     encoder: str | None = typer.Option(
         None,
         "--encoder",
@@ -208,12 +225,16 @@ def train(
 ) -> None:
     """Train a model, print cross-validated per-label scores, and save it.
 
-    Example: toolkit train --data datasets/train.jsonl --out models/default.safetensors --seed 0
+    Examples:
+      toolkit train --data datasets/train.jsonl --seed 0
+
+      toolkit train --out models/default.safetensors --force    # replace the shipped default
     """
     from toolkit.classifier import TopicClassifier
     from toolkit.metrics import format_table
     from toolkit.taxonomy import load_taxonomy
 
+    out = _training_output(out, force)
     data = _default_data(data, _DEFAULT_TRAIN)
     taxonomy = load_taxonomy(topics)
     docs = _validated(data, taxonomy, test, cv)

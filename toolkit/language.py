@@ -36,7 +36,24 @@ _DEFAULT_MIN_BLOCK_LETTERS = 12
 _FOREIGN_SCRIPT_BOOST = 3.0
 _LETTER = re.compile(r"[^\W\d_]")
 _ASCII_NON_LETTERS = dict.fromkeys(code for code in range(128) if not chr(code).isalpha())
-_CODE_MAP = {"zh-cn": "zh", "zh-tw": "zh"}
+# Detector labels that are not ISO 639-1: regional variants and ISO 639-3 members of a macro-language
+# that has a 639-1 code report as that code (Moroccan and Egyptian Arabic as ar, Wu and Cantonese as
+# zh). Labels with no 639-1 code at all stay ISO 639-3 (for example kab, pcm); zxx means no language.
+_CODE_MAP = {
+    "zh-cn": "zh",
+    "zh-tw": "zh",
+    "ary": "ar",
+    "arz": "ar",
+    "wuu": "zh",
+    "yue": "zh",
+    "gug": "gn",
+    "uzs": "uz",
+    "sdh": "ku",
+    "hbo": "he",
+    "fuv": "ff",
+    "kik": "ki",
+    "ltg": "lv",
+}
 _SCRIPT_SHORTCUTS = {"japanese": "ja", "hangul": "ko"}
 _UNPACKED_FORMAT = "v2"
 _factory = None
@@ -50,6 +67,11 @@ class LanguageResult:
     language: str
     confidence: float
     wrapper_language: str
+
+
+def iso639_1(code: str) -> str:
+    """The ISO 639-1 code of a detector label where one exists (the macro-language's), else the label."""
+    return _CODE_MAP.get(code, code)
 
 
 def detect_language(text: str) -> tuple[str, float]:
@@ -157,10 +179,7 @@ def _identify(texts: list[str]) -> list[tuple[str, float]]:
         return []
     if os.environ.get("TOOLKIT_LANGUAGE_DETECTOR", "py3langid") == "langdetect":
         return [_seeded_langdetect(text) for text in texts]
-    return [
-        (_CODE_MAP.get(code, code), probability)
-        for code, probability in _get_identifier().classify_many(texts)
-    ]
+    return [(iso639_1(code), probability) for code, probability in _get_identifier().classify_many(texts)]
 
 
 def _get_identifier() -> _BatchIdentifier:
