@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import codecs
+import json
 
 import pytest
 
-from toolkit.errors import InputError
+from toolkit.errors import InputError, UsageError
 from toolkit.io import iter_records, load_dataset, read_text_file
 
 
@@ -136,3 +137,36 @@ def test_a_line_of_non_ascii_blanks_is_an_error_record_not_skipped(tmp_path):
     path.write_bytes(b'\x1f\n{"id": 1, "text": "x"}\n \t\n\xe2\x80\xa8\n')
     records = list(iter_records(path))
     assert [r.error is not None for r in records] == [True, False, True]
+
+
+@pytest.mark.parametrize("separator", [";", "\t", "|"])
+def test_csv_delimiter_is_found_from_the_header(tmp_path, separator):
+    path = tmp_path / "feed.csv"
+    rows = [["id", "text"], ["a", "Chips, wafers and fabs."], ["b", "Robots and drones"]]
+    path.write_text("".join(separator.join(row) + "\n" for row in rows), encoding="utf-8")
+    assert [(r.id, r.text) for r in iter_records(path)] == [("a", rows[1][1]), ("b", rows[2][1])]
+
+
+def test_an_explicit_delimiter_wins(tmp_path):
+    path = tmp_path / "feed.csv"
+    path.write_text("id;text\na;one, two\n", encoding="utf-8")
+    assert [(r.id, r.text) for r in iter_records(path, delimiter=";")] == [("a", "one, two")]
+    with pytest.raises(UsageError):
+        iter_records(path, delimiter=";;")
+
+
+def test_a_json_array_file_is_read_as_records(tmp_path):
+    path = tmp_path / "feed.json"
+    items = [{"id": "a", "text": "First."}, ["not", "an", "object"], {"id": "c", "text": "Third."}]
+    path.write_text(json.dumps(items, indent=2), encoding="utf-8")
+    records = list(iter_records(path))
+    assert [(r.id, r.text, r.line) for r in records] == [
+        ("a", "First.", 1),
+        (None, None, 2),
+        ("c", "Third.", 3),
+    ]
+    assert records[1].error == "item is a JSON list, not an object"
+    broken = tmp_path / "broken.json"
+    broken.write_text('[{"id": "a", "text": "x"},', encoding="utf-8")
+    with pytest.raises(InputError, match="not one"):
+        list(iter_records(broken))

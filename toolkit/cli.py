@@ -433,6 +433,9 @@ def label(
     encoder: str | None = EncoderOption,
     threshold: list[str] | None = ThresholdOption,
     min_score: float | None = MinScoreOption,
+    delimiter: str | None = typer.Option(
+        None, "--delimiter", help="CSV column separator (default: found from the header: , ; tab or |)."
+    ),
     evidence: bool = typer.Option(
         False,
         "--evidence",
@@ -476,6 +479,7 @@ def label(
                 on_progress=progress.update,
                 stdout=sys.stdout,
                 evidence=evidence,
+                delimiter=delimiter,
             )
         except KeyboardInterrupt:
             progress.close()

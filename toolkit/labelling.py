@@ -157,6 +157,7 @@ def label_file(
     on_progress: Callable[[int], None] | None = None,
     stdout: IO[str] | None = None,
     evidence: bool = False,
+    delimiter: str | None = None,
 ) -> dict[str, int]:
     """Label a JSONL/CSV file (or ``-``, stdin) into ``output`` (JSONL; ``None``: ``stdout``).
 
@@ -176,11 +177,17 @@ def label_file(
     if resume and output is None:
         raise UsageError("--resume needs --output (the file to continue)")
     _refuse_same_file(input, output, stdout)
-    records = iter_records(input, fmt, id_field, text_field)
+    records = iter_records(input, fmt, id_field, text_field, delimiter=delimiter)
     run = {
         "input": _input_identity(input),
         "model": model_fingerprint(model),
-        "options": {"format": fmt, "id_field": id_field, "text_field": text_field, "evidence": evidence},
+        "options": {
+            "format": fmt,
+            "id_field": id_field,
+            "text_field": text_field,
+            "evidence": evidence,
+            "delimiter": delimiter,
+        },
     }
     if output is None:
         job.counts = run_label_job(

@@ -39,6 +39,8 @@ _BLANK = " \t\n\r\x0b\x0c"
 _JSONL_SUFFIXES = {".jsonl", ".ndjson", ".json"}
 _CSV_SUFFIXES = {".csv"}
 _FORMATS = ("jsonl", "csv")
+_DELIMITERS = (",", ";", "\t", "|")
+_SNIFF_BYTES = 65536
 _DEFAULT_MAX_RECORD_CHARS = 16 * 2**20  # one JSONL line or CSV record; a long feature is 50 KB
 _OVERSIZED_MARK = "\uffff"  # a noncharacter: never in real text
 _OVERSIZED = f"{_OVERSIZED_MARK}(a line over the length limit, skipped)\n"  # stands in for a skipped line
@@ -198,32 +200,85 @@ def iter_records(
     id_field: str = "id",
     text_field: str = "text",
     max_record_chars: int = _DEFAULT_MAX_RECORD_CHARS,
+    delimiter: str | None = None,
 ) -> RecordStream:
     """Open a JSONL or CSV batch and return an iterator of its records, one per input record, errors included.
 
     The file is opened and its format (and CSV header) checked now, so a bad
     input fails before any output is opened; records are read lazily, one
-    line (or CSV record) of at most ``max_record_chars`` at a time.
+    line (or CSV record) of at most ``max_record_chars`` at a time. A JSON
+    file holding one array of objects is read whole (up to the file size
+    limit); each item's ``line`` is its position in the array. A CSV's
+    ``delimiter`` is taken from its header line when not given (comma,
+    semicolon, tab or bar).
     """
+    if delimiter is not None and len(delimiter) != 1:
+        raise UsageError(f"--delimiter must be one character, not {delimiter!r}")
     if fmt is not None and fmt not in _FORMATS:
         raise UsageError(f"unknown format {fmt!r}: use {' or '.join(_FORMATS)}")
     handle = open_binary(path)
     source = "standard input" if str(path) == "-" else str(path)
     buffered = handle if isinstance(handle, io.BufferedReader) else io.BufferedReader(handle)
     fmt = fmt or detect_format(path, buffered.peek(64)[:64])
-    if fmt == "jsonl":
+    if fmt == "jsonl" and Path(str(path)).suffix.lower() == ".json" and _starts_an_array(buffered):
+        stream = _text_stream(buffered, newline="\n")
+        records = _iter_json_array(stream, id_field, text_field, source)
+    elif fmt == "jsonl":
         stream = _text_stream(buffered, newline="\n")  # a bare CR inside a record does not end it
         records = _iter_jsonl(_Lines(stream, max_record_chars, source), id_field, text_field)
     else:
+        delimiter = delimiter or _csv_delimiter(
+            buffered.peek(_SNIFF_BYTES)[:_SNIFF_BYTES], id_field, text_field
+        )
         stream = _text_stream(buffered, newline="")
         lines = _Lines(stream, max_record_chars, source, remember=True)
         if csv.field_size_limit() < max_record_chars:
             csv.field_size_limit(max_record_chars)
-        reader = csv.reader(lines, strict=True)
+        reader = csv.reader(lines, strict=True, delimiter=delimiter)
         header = _csv_header(reader, id_field, text_field, source)
         records = _iter_csv(reader, lines, header, id_field, text_field)
     seen = _SeenIds()
     return RecordStream(_closing(_check_ids(records, seen), stream if str(path) != "-" else None), seen)
+
+
+def _starts_an_array(buffered: io.BufferedReader) -> bool:
+    """Whether the first non-blank character of a stream is ``[``."""
+    return buffered.peek(_SNIFF_BYTES)[:_SNIFF_BYTES].lstrip(codecs.BOM_UTF8).lstrip()[:1] == b"["
+
+
+def _csv_delimiter(head: bytes, id_field: str, text_field: str) -> str:
+    """The delimiter that splits the header line into columns naming both fields; else the most frequent."""
+    first = head.decode(_encoding_for(head[:4]), errors="replace").lstrip("\ufeff").splitlines()[:1]
+    line = first[0] if first else ""
+    for candidate in _DELIMITERS:
+        names = {name.strip().strip('"') for name in line.split(candidate)}
+        if {id_field, text_field} <= names:
+            return candidate
+    return max(_DELIMITERS, key=line.count) if any(map(line.count, _DELIMITERS)) else ","
+
+
+def _iter_json_array(
+    stream: io.TextIOWrapper, id_field: str, text_field: str, source: str
+) -> Iterator[Record]:
+    """The objects of a JSON array file, as records numbered by their position."""
+    text = stream.read(_DEFAULT_MAX_FILE_BYTES + 1)
+    if len(text) > _DEFAULT_MAX_FILE_BYTES:
+        raise InputError(
+            f"{source} is a JSON array over {_DEFAULT_MAX_FILE_BYTES // 2**20} MB: write it as JSONL"
+        )
+    try:
+        items = json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise InputError(
+            f"{source} starts like a JSON array but is not one: {str(exc).splitlines()[0]}"
+        ) from None
+    if not isinstance(items, list):
+        raise InputError(f"{source} is not a JSON array of objects")
+    for position, item in enumerate(items, start=1):
+        if isinstance(item, dict):
+            yield _record_from_mapping(item, position, id_field, text_field)
+        else:
+            yield Record(None, None, position, f"item is a JSON {type(item).__name__}, not an object")
 
 
 def _closing(records: Iterator[Record], stream: io.TextIOWrapper | None) -> Iterator[Record]:
