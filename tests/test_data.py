@@ -170,3 +170,22 @@ def test_a_json_array_file_is_read_as_records(tmp_path):
     broken.write_text('[{"id": "a", "text": "x"},', encoding="utf-8")
     with pytest.raises(InputError, match="not one"):
         list(iter_records(broken))
+
+
+def test_csv_without_an_id_column_uses_row_numbers_and_says_so(tmp_path, fitted):
+    from toolkit.labelling import label_batch
+
+    path = tmp_path / "feed.csv"
+    path.write_text('text,url\nFirst article.,http://a\n"Second,\nacross lines",http://b\nThird.,http://c\n')
+    records = list(iter_records(path))
+    assert [(r.id, r.text, r.id_from_row) for r in records] == [
+        (2, "First article.", True),
+        (3, "Second,\nacross lines", True),
+        (5, "Third.", True),
+    ]
+    outputs = label_batch(fitted, records)
+    assert [out["id_from"] for out in outputs] == ["row", "row", "row"]
+    no_text = tmp_path / "bad.csv"
+    no_text.write_text("id,body\na,x\n")
+    with pytest.raises(InputError, match="no column 'text'"):
+        iter_records(no_text)

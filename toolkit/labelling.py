@@ -115,6 +115,8 @@ def label_batch(model: TopicClassifier, batch: list[Record], evidence: bool = Fa
             "scores": {str(name): float(p) for name, p in zip(model.classes_, proba[row], strict=True)},
             "uncertain": uncertain[row],
         }
+        if record.id_from_row:
+            out["id_from"] = "row"  # the input had no id column: the id is the row's line number
         if evidence:
             out["evidence"] = spans[row]
         if language.language == "und" or word_count(bodies[row]) < _MIN_WORDS_TO_JUDGE:

@@ -58,6 +58,7 @@ class Record:
     line: int
     error: str | None = None
     extra: dict = field(default_factory=dict)
+    id_from_row: bool = False  # a CSV without an id column: the id is the row's line number
 
 
 @dataclass
@@ -405,6 +406,8 @@ def _csv_header(reader: CsvReader, id_field: str, text_field: str, source: str) 
             "rename the copies so each column has one name"
         )
     missing = [name for name in (id_field, text_field) if name not in header]
+    if missing == [id_field]:
+        return header  # no id column: each row's line number is its id (see _iter_csv)
     if missing:
         raise InputError(
             f"{source}: CSV has no column {', '.join(repr(m) for m in missing)} "
@@ -444,7 +447,13 @@ def _iter_csv(
         if len(row) != len(header):
             yield Record(None, None, start, f"row has {len(row)} fields, header has {len(header)}")
             continue
-        yield _record_from_mapping(dict(zip(header, row, strict=True)), start, id_field, text_field)
+        fields = dict(zip(header, row, strict=True))
+        if id_field not in header:
+            record = _record_from_mapping({**fields, id_field: start}, start, id_field, text_field)
+            record.id_from_row = True
+            yield record
+            continue
+        yield _record_from_mapping(fields, start, id_field, text_field)
 
 
 def _record_from_mapping(obj: dict, line_no: int, id_field: str, text_field: str) -> Record:
