@@ -106,3 +106,17 @@ def test_cv_predictions_are_the_decisions_behind_cv_scores(fitted, corpus):
         label_scores(y, fitted.cv_predictions_, list(fitted.classes_))["labels"]
         == fitted.cv_scores_["labels"]
     )
+
+
+def test_score_table_says_n_a_for_a_label_without_positives_and_counts_documents_apart():
+    import numpy as np
+
+    from toolkit.metrics import format_table, label_scores
+
+    truth = np.array([[1, 0], [1, 0], [0, 0]])
+    predicted = np.array([[1, 1], [0, 0], [0, 0]])
+    table = format_table(label_scores(truth, predicted, ["chips", "energy"]))
+    energy = next(line for line in table.splitlines() if line.startswith("energy"))
+    assert energy.split() == ["energy", "n/a", "n/a", "n/a", "0"]
+    macro = next(line for line in table.splitlines() if line.startswith("macro"))
+    assert len(macro.split()) == 4 and "(3 documents" in table

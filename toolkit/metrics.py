@@ -44,15 +44,22 @@ def grouped_scores(
 
 
 def format_table(scores: dict, title: str = "") -> str:
-    """Render :func:`label_scores` output as a fixed-width text table."""
+    """Render :func:`label_scores` output as a fixed-width text table.
+
+    A label with no positive example shows ``n/a``: recall and F1 are undefined
+    there, not zero (and the macro average leaves it out). Label rows count
+    positive examples; the line under the table counts documents.
+    """
     lines = [title] if title else []
     lines.append(f"{'label':<16}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
     for name, row in scores["labels"].items():
+        if row["support"] == 0:
+            lines.append(f"{name:<16}{'n/a':>10}{'n/a':>10}{'n/a':>10}{0:>10}")
+            continue
         lines.append(
             f"{name:<16}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1']:>10.3f}{row['support']:>10}"
         )
     macro = scores["macro"]
-    lines.append(
-        f"{'macro':<16}{macro['precision']:>10.3f}{macro['recall']:>10.3f}{macro['f1']:>10.3f}{scores['n']:>10}"
-    )
+    lines.append(f"{'macro':<16}{macro['precision']:>10.3f}{macro['recall']:>10.3f}{macro['f1']:>10.3f}")
+    lines.append(f"({scores['n']} documents; support = documents carrying the label)")
     return "\n".join(lines)
