@@ -291,22 +291,21 @@ class TopicClassifier(BaseEstimator):
 
     def _scores(
         self, features: _Features, chars: CharNgrams | None, coef: np.ndarray, intercept: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Document probabilities, and each document's best unit probabilities (0 for one-unit documents)."""
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Document probabilities, best-unit probabilities (0 for one-unit documents), and every unit's.
+
+        Each unit is scored once; the best of a multi-unit document's units is
+        taken from those scores.
+        """
         doc = _sigmoid(self._decision(features.doc_embeddings, features.doc_counts, chars, coef, intercept))
+        units = _sigmoid(
+            self._decision(features.unit_embeddings, features.unit_counts, chars, coef, intercept)
+        )
         unit_max = np.zeros_like(doc)
-        if features.multi.any():
-            many = features.multi[features.owners]
-            if many.any():
-                values = self._decision(
-                    features.unit_embeddings[many],
-                    None if features.unit_counts is None else features.unit_counts[many],
-                    chars,
-                    coef,
-                    intercept,
-                )
-                np.maximum.at(unit_max, features.owners[many], _sigmoid(values))
-        return doc, unit_max
+        many = features.multi[features.owners]
+        if many.any():
+            np.maximum.at(unit_max, features.owners[many], units[many])
+        return doc, unit_max, units
 
     def _decision(
         self,
@@ -344,7 +343,7 @@ class TopicClassifier(BaseEstimator):
                 else None
             )
             coef, intercept = self._fit_heads(train_features, chars, y[train])
-            doc[test], unit_max[test] = self._scores(test_features, chars, coef, intercept)
+            doc[test], unit_max[test], _ = self._scores(test_features, chars, coef, intercept)
         return doc, unit_max
 
     def _tune(
@@ -395,14 +394,9 @@ class TopicClassifier(BaseEstimator):
             return np.zeros((0, len(self.classes_))), [], []
         features = self._featurize(bodies, self.encoder_)
         units = features.units or []
-        unit_proba = _sigmoid(
-            self._decision(
-                features.unit_embeddings, features.unit_counts, self.chars_, self.coef_, self.intercept_
-            )
-        )
         if self.paragraph_weight_ == 0:
             features.multi[:] = False
-        doc, unit_max = self._scores(features, self.chars_, self.coef_, self.intercept_)
+        doc, unit_max, unit_proba = self._scores(features, self.chars_, self.coef_, self.intercept_)
         proba = _pool(doc, unit_max, features.multi, self.paragraph_weight_)
         per_body_units: list[list[str]] = [[] for _ in bodies]
         per_body_rows: list[list[int]] = [[] for _ in bodies]
