@@ -179,9 +179,10 @@ class RecordStream:
     its record is labelled and counted here instead.
     """
 
-    def __init__(self, records: Iterator[Record], seen: _SeenIds) -> None:
+    def __init__(self, records: Iterator[Record], seen: _SeenIds, columns: list[str] | None = None) -> None:
         self._records = records
         self._seen = seen
+        self.columns = columns  # a CSV's header; None for JSON input, whose fields vary by record
 
     def __iter__(self) -> RecordStream:
         return self
@@ -239,7 +240,8 @@ def iter_records(
         header = _csv_header(reader, id_field, text_field, source)
         records = _iter_csv(reader, lines, header, id_field, text_field)
     seen = _SeenIds()
-    return RecordStream(_closing(_check_ids(records, seen), stream if str(path) != "-" else None), seen)
+    closing = _closing(_check_ids(records, seen), stream if str(path) != "-" else None)
+    return RecordStream(closing, seen, header if fmt == "csv" else None)
 
 
 def _starts_an_array(buffered: io.BufferedReader) -> bool:
