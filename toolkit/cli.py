@@ -414,7 +414,9 @@ def _shorten(text: str, limit: int = _EVIDENCE_SHOWN) -> str:
 @_handle_errors
 def label(
     input: str = typer.Argument(..., help="JSONL or CSV file with id and text fields, or '-' for stdin."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write JSONL here instead of stdout."),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write here, not to stdout (.csv: CSV, .parquet: Parquet, else JSONL)."
+    ),
     model: Path | None = ModelOption,
     fmt: str | None = typer.Option(None, "--format", help="jsonl or csv (default: from suffix or content)."),
     id_field: str = typer.Option("id", "--id-field", help="Name of the id field/column."),
@@ -441,13 +443,29 @@ def label(
         "--evidence",
         help='Add "evidence" to each record: for each label, the sentences that carried it, with offsets.',
     ),
+    output_format: str | None = typer.Option(
+        None,
+        "--output-format",
+        help="jsonl, csv or parquet (default: from the --output suffix, else jsonl; stdout: jsonl or csv). "
+        "Parquet needs: pip install 'toolkit[parquet]'.",
+    ),
+    keep: list[str] | None = typer.Option(
+        None,
+        "--keep",
+        help="Input fields to copy into each output record, comma-separated (--keep url,published). "
+        "A field named like one of ours is written as input_NAME.",
+    ),
+    keep_all: bool = typer.Option(
+        False, "--keep-all", help="Copy every input field except the id and the text into each output record."
+    ),
 ) -> None:
-    """Label a batch: one JSON line out per record in, in input order; bad records become error records.
+    """Label a batch: one output record per record in, in input order; bad records become error records.
 
     Output is appended batch by batch, each batch flushed to disk, so an interrupted run (even a kill)
     leaves only whole records behind, and --resume finishes it. OUTPUT is locked while a run writes it;
     OUTPUT.run.json records the input, model and options, and --resume refuses to continue a file
-    that another input, model or set of options wrote.
+    that another input, model or set of options wrote. Parquet is written as OUTPUT.spool.jsonl while
+    the run goes on and converted when it ends.
 
     Examples:
       toolkit label articles.jsonl --output labelled.jsonl
@@ -455,6 +473,10 @@ def label(
       toolkit label articles.jsonl --output labelled.jsonl --resume --workers 2
 
       cat feed.csv | toolkit label - --format csv --text-field body > labelled.jsonl
+
+      toolkit label feed.csv --output labelled.csv --keep url,published
+
+      toolkit label feed.jsonl --output labelled.parquet --keep url
     """
     from toolkit.labelling import LabelJob, label_file
 
@@ -480,6 +502,9 @@ def label(
                 stdout=sys.stdout,
                 evidence=evidence,
                 delimiter=delimiter,
+                output_format=output_format,
+                keep=[name.strip() for value in keep or [] for name in value.split(",")],
+                keep_all=keep_all,
             )
         except KeyboardInterrupt:
             progress.close()

@@ -16,7 +16,8 @@ import signal
 import stat
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from itertools import islice
 from pathlib import Path
@@ -27,7 +28,16 @@ import numpy as np
 from toolkit.cleaning import prepare
 from toolkit.errors import InputError, ToolkitError, UsageError
 from toolkit.evidence import evidence as explain_bodies
-from toolkit.io import JsonlWriter, Record, iter_records
+from toolkit.io import (
+    JsonlWriter,
+    Record,
+    RecordWriter,
+    flat_columns,
+    iter_records,
+    kept_name,
+    output_format,
+    writer_for,
+)
 from toolkit.language import detect_documents, load_detector
 from toolkit.limits import MAX_BATCH_SIZE, MAX_WORKERS
 from toolkit.text import word_count
@@ -54,14 +64,69 @@ def error_record(record_id: str | int | None, message: str, line: int | None = N
     return out
 
 
-def label_batch(model: TopicClassifier, batch: list[Record], evidence: bool = False) -> list[dict]:
+@dataclass(frozen=True)
+class Keep:
+    """The input fields each output record carries: ``names`` in that order, or with ``every`` all of them.
+
+    The id and the text are never among them: the id is the output's ``id``,
+    and the text is not repeated. A field is written under :func:`kept_name`.
+    """
+
+    names: tuple[str, ...] = ()
+    every: bool = False
+
+    def fields(self, extra: dict) -> dict:
+        """The kept fields of one record's other fields, under their output names; missing ones left out."""
+        if self.every:
+            return {kept_name(name): value for name, value in extra.items()}
+        return {kept_name(name): extra[name] for name in self.names if name in extra}
+
+    def columns(self, header: Sequence[str] | None, id_field: str, text_field: str) -> list[str]:
+        """The kept columns of a flat output; with ``every``, those of a CSV input's ``header``."""
+        if not self.every:
+            return [kept_name(name) for name in self.names]
+        if header is None:
+            raise UsageError(
+                "--keep-all with CSV or Parquet output needs a CSV input, whose header fixes the columns; "
+                "name the fields with --keep instead"
+            )
+        return [kept_name(name) for name in header if name not in (id_field, text_field)]
+
+
+def keep_fields(names: Iterable[str] = (), every: bool = False, *, id_field: str, text_field: str) -> Keep:
+    """Check the fields to keep: named once each, never the id or text field, not both names and every."""
+    names = tuple(dict.fromkeys(names))
+    if every and names:
+        raise UsageError("--keep and --keep-all cannot go together: --keep-all already keeps every field")
+    if any(not name for name in names):
+        raise UsageError("--keep takes field names separated by commas, e.g. --keep url,published")
+    for name, role, option in ((id_field, "id", "--id-field"), (text_field, "text", "--text-field")):
+        if name in names:
+            raise UsageError(
+                f"--keep {name!r}: that is the {role} field ({option}), which the output never repeats"
+            )
+    return Keep(names, every)
+
+
+def label_batch(
+    model: TopicClassifier, batch: list[Record], evidence: bool = False, keep: Keep | None = None
+) -> list[dict]:
     """Label one batch of records: exactly one output dict per record, in order.
 
     Every ok record says which topics are ``uncertain`` (their score within the
     model's margin of the threshold) and carries a ``note`` when the text is
     too short to judge; with ``evidence``, also the sentences behind each label
-    (see :mod:`toolkit.evidence`).
+    (see :mod:`toolkit.evidence`). With ``keep``, every record (error records
+    too) ends with the input fields it names.
     """
+    outputs = _label_records(model, batch, evidence)
+    if keep is not None:
+        for out, record in zip(outputs, batch, strict=True):
+            out.update(keep.fields(record.extra))
+    return outputs
+
+
+def _label_records(model: TopicClassifier, batch: list[Record], evidence: bool) -> list[dict]:
     outputs: list[dict | None] = [None] * len(batch)
     pending, results, truncated = [], [], []
     for position, record in enumerate(batch):
@@ -160,26 +225,35 @@ def label_file(
     stdout: IO[str] | None = None,
     evidence: bool = False,
     delimiter: str | None = None,
+    output_format: str | None = None,
+    keep: Iterable[str] = (),
+    keep_all: bool = False,
 ) -> dict[str, int]:
-    """Label a JSONL/CSV file (or ``-``, stdin) into ``output`` (JSONL; ``None``: ``stdout``).
+    """Label a JSONL/CSV file (or ``-``, stdin) into ``output`` (``None``: ``stdout``).
 
-    The options and the input are checked before the output is touched; the
-    output must not be the input, and is locked while the job writes it (a
-    second job on the same output is refused). Next to the output, a small
-    run record (``OUTPUT.run.json``) names the input, the model and the
-    options; ``resume`` continues only a run of the same input, model and
-    options, whose records on disk are the input's first records in order.
-    Returns the counts of ok, error and skipped records (and of ids that
-    probably repeat one seen long before); ``job`` (if given) shows progress,
-    also after an interruption.
+    ``output_format`` is jsonl, csv or parquet (default: from the output's
+    suffix, else jsonl); ``keep`` names input fields to copy into each output
+    record, ``keep_all`` copies all of them but the id and text (see
+    :class:`Keep`). The options and the input are checked before the output
+    is touched; the output must not be the input, and is locked while the job
+    writes it (a second job on the same output is refused). Next to the
+    output, a small run record (``OUTPUT.run.json``) names the input, the
+    model and the options; ``resume`` continues only a run of the same input,
+    model and options, whose records on disk are the input's first records in
+    order. Returns the counts of ok, error and skipped records (and of ids
+    that probably repeat one seen long before); ``job`` (if given) shows
+    progress, also after an interruption.
     """
     job = job or LabelJob()
     _check_options(batch_size, workers)
     output = Path(output) if output is not None else None
     if resume and output is None:
         raise UsageError("--resume needs --output (the file to continue)")
+    kept = keep_fields(keep, keep_all, id_field=id_field, text_field=text_field)
+    output_format = _output_format(output_format, output)
     _refuse_same_file(input, output, stdout)
     records = iter_records(input, fmt, id_field, text_field, delimiter=delimiter)
+    writer = _writer(output_format, model, kept, records.columns, evidence, id_field, text_field)
     run = {
         "input": _input_identity(input),
         "model": model_fingerprint(model),
@@ -189,18 +263,33 @@ def label_file(
             "text_field": text_field,
             "evidence": evidence,
             "delimiter": delimiter,
+            "output_format": output_format,
+            "keep": list(kept.names),
+            "keep_all": kept.every,
         },
     }
     if output is None:
+        _write(stdout, writer.header())
         job.counts = run_label_job(
-            model, records, stdout, batch_size, 0, workers, _tracker(job, on_progress), evidence=evidence
+            model,
+            records,
+            stdout,
+            batch_size,
+            0,
+            workers,
+            _tracker(job, on_progress),
+            evidence=evidence,
+            keep=kept,
+            writer=writer,
         )
         job.counts["maybe_duplicate"] = records.maybe_repeated
         return job.counts
-    with _locked_output(output) as stream:
-        skip = _start_or_resume(output, stream, run, resume)
+    spool = writer.spool(output)
+    _refuse_finished_spool(output, spool, resume)
+    with _locked_output(spool) as stream:
+        skip = _start_or_resume(output, stream, run, resume, writer)
         job.done = skip
-        _skip_verified(records, output, skip)
+        _skip_verified(records, output, skip, writer)
         try:
             counts = run_label_job(
                 model,
@@ -211,11 +300,14 @@ def label_file(
                 workers,
                 _tracker(job, on_progress, skip),
                 evidence=evidence,
+                keep=kept,
+                writer=writer,
             )
         except OutputError as exc:
             raise OutputError(
                 f"{exc}; the {job.done} records before are whole: free space, then --resume"
             ) from None
+        writer.finish(spool, output)
     counts["skipped"] = skip
     counts["maybe_duplicate"] = records.maybe_repeated
     job.counts = counts
@@ -224,6 +316,42 @@ def label_file(
 
 class OutputError(ToolkitError):
     """The output could not be written (a full disk, a vanished folder)."""
+
+
+def _output_format(name: str | None, output: Path | None) -> str:
+    """The output format, checked: a spooled format (Parquet) needs a regular file to end in."""
+    name = output_format(name, output)
+    if name == "parquet" and output is not None and output.exists() and not output.is_file():
+        raise UsageError(f"Parquet output needs a regular file, and {output} is not one")
+    return name
+
+
+def _writer(
+    name: str,
+    model: TopicClassifier,
+    keep: Keep,
+    header: list[str] | None,
+    evidence: bool,
+    id_field: str,
+    text_field: str,
+) -> RecordWriter:
+    """The writer of this run; a flat format's columns name the model's topics and the kept fields."""
+    if name == "jsonl":
+        return writer_for(name)
+    topics = [str(topic) for topic in model.classes_]
+    kept = keep.columns(header, id_field, text_field)
+    return writer_for(name, flat_columns(topics, kept, evidence))
+
+
+def _refuse_finished_spool(output: Path, spool: Path, resume: bool) -> None:
+    """Refuse to resume a converted output whose run finished: its spool is gone, nothing is left to go on."""
+    if not resume or spool == output or not output.exists():
+        return
+    if not spool.exists() or spool.stat().st_size == 0:
+        raise UsageError(
+            f"cannot resume {output}: its run finished ({spool.name}, the records of a run under way, "
+            "is gone); label again without --resume"
+        )
 
 
 def _check_options(batch_size: int, workers: int) -> None:
@@ -304,7 +432,7 @@ def run_record_path(output: Path) -> Path:
 @contextlib.contextmanager
 def _locked_output(output: Path) -> Iterator[IO[str]]:
     """Open ``output`` for appending without truncating it, holding an exclusive lock while the job runs."""
-    stream = open(output, "a", encoding="utf-8")
+    stream = open(output, "a", encoding="utf-8", newline="")  # line ends as the writer makes them
     try:
         if not _try_lock(stream):
             raise ToolkitError(
@@ -343,18 +471,32 @@ def _try_lock(stream: IO[str]) -> bool:
     return True
 
 
-def _start_or_resume(output: Path, stream: IO[str], run: dict, resume: bool) -> int:
-    """Start a fresh run (empty the output, write its run record) or check a resumed one; records to skip."""
-    record_path = run_record_path(output)
+def _start_or_resume(output: Path, stream: IO[str], run: dict, resume: bool, writer: RecordWriter) -> int:
+    """Start a fresh run (empty the output, write its run record) or check a resumed one; records to skip.
+
+    ``stream`` is open on the writer's spool: the output itself, or the file
+    a converted format (Parquet) appends to until the run ends.
+    """
+    record_path, spool = run_record_path(output), writer.spool(output)
     if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):  # /dev/stdout, a FIFO: nothing to keep or check
         if resume:
             raise UsageError(f"cannot resume {output}: it is not a regular file")
+        _write(stream, writer.header())
         return 0
-    if resume and output.stat().st_size > 0:
+    if resume and spool.stat().st_size > 0:
         _check_resumable(output, record_path, run)
-        return completed_records(output)
+        try:
+            done = writer.completed(spool)
+        except ValueError as exc:
+            raise UsageError(f"cannot resume {output}: {exc}; label again without --resume") from None
+        if spool.stat().st_size == 0:  # only a cut header was there
+            _write(stream, writer.header())
+        return done
     stream.truncate(0)
+    if spool != output:  # an output of an earlier run must not stay to look like this run's
+        output.unlink(missing_ok=True)
     _write_run_record(record_path, run)
+    _write(stream, writer.header())
     return 0
 
 
@@ -389,10 +531,11 @@ def _check_resumable(output: Path, record_path: Path, run: dict) -> None:
         raise UsageError(f"cannot resume {output}: {record_path} is not a toolkit run record; {again}")
     if stored.get("model") != run["model"]:
         raise UsageError(f"cannot resume {output}: it was written by another model; {again}")
-    if stored.get("options") != run["options"]:
-        raise UsageError(
-            f"cannot resume {output}: it was written with other options ({stored.get('options')}); {again}"
-        )
+    options = stored.get("options")
+    if isinstance(options, dict):  # a run record from before output formats: it wrote JSONL, kept nothing
+        options = {"output_format": "jsonl", "keep": [], "keep_all": False, **options}
+    if options != run["options"]:
+        raise UsageError(f"cannot resume {output}: it was written with other options ({options}); {again}")
     # Inputs read from a pipe have no fingerprint: then the ids on disk are the only check.
     before, now = stored.get("input") or {}, run["input"]
     fingerprints = (before.get("sha256"), before.get("size")), (now["sha256"], now["size"])
@@ -402,20 +545,20 @@ def _check_resumable(output: Path, record_path: Path, run: dict) -> None:
         )
 
 
-def _skip_verified(records: Iterator[Record], output: Path, skip: int) -> None:
+def _skip_verified(records: Iterator[Record], output: Path, skip: int, writer: RecordWriter) -> None:
     """Pass over the ``skip`` input records already labelled, checking each against its output record's id."""
     if skip == 0:
         return
-    with open(output, encoding="utf-8") as written:
-        for number, line in enumerate(islice(written, skip), start=1):
+    stored_ids = writer.stored_ids(writer.spool(output))
+    with contextlib.closing(stored_ids):
+        for number, stored in enumerate(islice(stored_ids, skip), start=1):
             record = next(records, None)
-            stored = json.loads(line).get("id")
             if record is None:
                 raise UsageError(
                     f"cannot resume {output}: it holds {skip} records but the input has only {number - 1}; "
                     "label again without --resume"
                 )
-            if record.id != stored:
+            if writer.stored_id(record.id) != stored:
                 raise UsageError(
                     f"cannot resume {output}: its record {number} has id {stored!r} where the input has "
                     f"{record.id!r}; label again without --resume"
@@ -432,19 +575,23 @@ def run_label_job(
     on_progress: Callable[[int], None] | None = None,
     method: str | None = None,
     evidence: bool = False,
+    keep: Keep | None = None,
+    writer: RecordWriter | None = None,
 ) -> dict[str, int]:
     """Label ``records`` into ``output``, one flushed write per batch; return counts of ok and error records.
 
     ``skip`` passes over records already labelled by an interrupted run. With
     ``workers`` > 1 batches are labelled in that many processes, still written
-    in input order.
+    in input order. ``writer`` (default JSONL) serialises each batch; a
+    header is the caller's to write.
     """
+    settings = _Settings(evidence, keep, writer or JsonlWriter())
     counts = {"ok": 0, "error": 0, "skipped": 0}
     iterator = iter(records)
     for _ in islice(iterator, skip):
         counts["skipped"] += 1
     batches = _batches(iterator, batch_size)
-    for text, ok, errors in _labelled_batches(model, batches, workers, method, evidence):
+    for text, ok, errors in _labelled_batches(model, batches, workers, method, settings):
         _write(output, text)
         counts["ok"] += ok
         counts["error"] += errors
@@ -486,16 +633,24 @@ def _batches(iterator: Iterator[Record], size: int) -> Iterator[list[Record]]:
 
 
 _worker_model = None
-_WRITER = JsonlWriter()
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """What every batch of a job is labelled and serialised with (sent to worker processes)."""
+
+    evidence: bool = False
+    keep: Keep | None = None
+    writer: RecordWriter = field(default_factory=JsonlWriter)
 
 
 def _serialised_batch(
-    model: TopicClassifier, batch: list[Record], evidence: bool = False
+    model: TopicClassifier, batch: list[Record], settings: _Settings
 ) -> tuple[str, int, int]:
-    """Label a batch and return its JSON lines with the counts of ok and error records."""
-    outputs = label_batch(model, batch, evidence)
+    """Label a batch and return its serialised text with the counts of ok and error records."""
+    outputs = label_batch(model, batch, settings.evidence, settings.keep)
     errors = sum(out["status"] == "error" for out in outputs)
-    return _WRITER.serialise(outputs), len(outputs) - errors, errors
+    return settings.writer.serialise(outputs), len(outputs) - errors, errors
 
 
 def _init_worker(model: TopicClassifier) -> None:
@@ -536,8 +691,8 @@ def _load_before_fork(model: TopicClassifier) -> None:
     load_detector()
 
 
-def _worker_label(batch: list[Record], evidence: bool) -> tuple[str, int, int]:
-    return _serialised_batch(_worker_model, batch, evidence)
+def _worker_label(batch: list[Record], settings: _Settings) -> tuple[str, int, int]:
+    return _serialised_batch(_worker_model, batch, settings)
 
 
 def start_method(model: TopicClassifier) -> str:
@@ -555,7 +710,7 @@ def _labelled_batches(
     batches: Iterator[list[Record]],
     workers: int,
     method: str | None = None,
-    evidence: bool = False,
+    settings: _Settings | None = None,
 ) -> Iterator[tuple[str, int, int]]:
     """Serialised batches in input order, labelled here or (``workers`` > 1) in worker processes.
 
@@ -567,9 +722,10 @@ def _labelled_batches(
     leaving it waiting: the records written before it are whole, and a
     resumed run finishes the file.
     """
+    settings = settings or _Settings()
     if workers <= 1:
         for batch in batches:
-            yield _serialised_batch(model, batch, evidence)
+            yield _serialised_batch(model, batch, settings)
         return
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
@@ -588,7 +744,7 @@ def _labelled_batches(
     finished = False
     try:
         for batch in batches:
-            in_flight.append(executor.submit(_worker_label, batch, evidence))
+            in_flight.append(executor.submit(_worker_label, batch, settings))
             if len(in_flight) >= workers * _IN_FLIGHT_PER_WORKER:
                 yield in_flight.popleft().result()
         while in_flight:
