@@ -285,7 +285,7 @@ def label_file(
         job.counts["maybe_duplicate"] = records.maybe_repeated
         return job.counts
     spool = writer.spool(output)
-    _refuse_finished_spool(output, spool, resume)
+    _refuse_finished_spool(output, spool, resume, run)
     with _locked_output(spool) as stream:
         skip = _start_or_resume(output, stream, run, resume, writer)
         job.done = skip
@@ -343,11 +343,12 @@ def _writer(
     return writer_for(name, flat_columns(topics, kept, evidence))
 
 
-def _refuse_finished_spool(output: Path, spool: Path, resume: bool) -> None:
+def _refuse_finished_spool(output: Path, spool: Path, resume: bool, run: dict) -> None:
     """Refuse to resume a converted output whose run finished: its spool is gone, nothing is left to go on."""
     if not resume or spool == output or not output.exists():
         return
     if not spool.exists() or spool.stat().st_size == 0:
+        _check_resumable(output, run_record_path(output), run)  # another run's file: say that first
         raise UsageError(
             f"cannot resume {output}: its run finished ({spool.name}, the records of a run under way, "
             "is gone); label again without --resume"
