@@ -602,7 +602,9 @@ def run_label_job(
 
 
 def _write(output: IO[str], text: str) -> None:
-    """Append one batch and push it to disk; a failed write names the file."""
+    """Append one batch (or a header) and push it to disk; a failed write names the file."""
+    if not text:
+        return
     try:
         output.write(text)
         output.flush()
