@@ -40,6 +40,7 @@ def small_model(tmp_path_factory, corpus, taxonomy) -> bytes:
     state["chars"] = {"n_features": 64, "ngram_range": [2, 3], "idf": np.full(64, 1.5, dtype=np.float32)}
     chars = rng.normal(size=(n_classes, 64)).astype(np.float32)
     state["coef"] = np.hstack([state["coef"], chars])
+    state["unit_coef"] = np.hstack([state["unit_coef"], chars[::-1]])
     path = tmp_path_factory.mktemp("fuzz") / "small.safetensors"
     save_state(state, path)
     TopicClassifier.load(path).predict_proba(TEXTS)  # the starting point is a working model
@@ -210,6 +211,7 @@ def test_a_huge_consistent_shape_claim_fails_cleanly_under_a_memory_limit(small_
     }
     width = 65536 + 2**24
     claims = {"thresholds": ("F64", [1000]), "coef": ("F32", [1000, width]), "intercept": ("F32", [1000])}
+    claims["unit_coef"], claims["unit_intercept"] = claims["coef"], claims["intercept"]
     claims["chars.idf"] = ("F32", [2**24])
     offset, entries = 0, {"__metadata__": {"toolkit": json.dumps(metadata)}}
     for name, (dtype, shape) in claims.items():

@@ -53,6 +53,9 @@ _WEIGHT_GRID = (0.0, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 _UNCERTAIN_SHARE = 0.10  # share of cross-validated decisions whose score lies within the margin
 _DEFAULT_UNCERTAINTY_MARGIN = 0.05  # for model files made before the margin was stored
 _THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
+# Rounds of multiple-instance learning for the unit heads: pick each positive document's best unit,
+# refit the unit head on those against every unit of the negative documents, score again.
+_DEFAULT_UNIT_ROUNDS = 2
 
 
 @dataclass
@@ -86,9 +89,14 @@ class TopicClassifier(BaseEstimator):
     """Multi-label news topic classifier: clean -> paragraph units -> embed + char n-grams -> logistic heads.
 
     Parameters are only stored here; ``fit`` does the work and sets the
-    attributes ending in ``_``. ``paragraph_weight=None`` tunes the weight of
-    the best paragraph's score by cross-validation; a number fixes it (0 scores
-    whole documents only).
+    attributes ending in ``_``. Two heads per label: a document head reads the
+    whole body, a unit head reads one unit (a passage or paragraph) and is
+    learnt from document labels alone, with each positive document's
+    best-scoring unit as its positive example (multiple-instance learning), so
+    that one sentence stating a fact can carry a topic. A multi-unit
+    document's score is ``(1 - w) * document + w * best unit``;
+    ``paragraph_weight=None`` tunes ``w`` by cross-validation, a number fixes
+    it (0 scores whole documents only).
     """
 
     def __init__(
@@ -146,11 +154,14 @@ class TopicClassifier(BaseEstimator):
         self.paragraph_weight_, self.thresholds_, self.cv_scores_, self.cv_predictions_ = self._tune(
             doc_proba, unit_max, features.multi, y
         )
-        pooled = _pool(doc_proba, unit_max, features.multi, self.paragraph_weight_)
+        pooled = _pool(doc_proba, unit_max, features.multi, self.paragraph_weight_, mean=True)
         self.uncertainty_margin_ = _uncertainty_margin(pooled, self.thresholds_)
         if self.chars_ is not None:
             self.chars_.fit_counts(features.doc_counts)
         self.coef_, self.intercept_ = self._fit_heads(features, self.chars_, y)
+        self.unit_coef_, self.unit_intercept_ = self._fit_unit_heads(
+            features, self.chars_, y, self.coef_, self.intercept_
+        )
         self.encoder_identity_ = training_encoder.identity()
         self.training_ = {
             "data_hash": _data_hash(bodies, labels),
@@ -228,7 +239,48 @@ class TopicClassifier(BaseEstimator):
     def _fit_heads(
         self, features: _Features, chars: CharNgrams | None, y: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """One logistic regression per label on document features, fitted one after another.
+        """One logistic regression per label on document features (see :meth:`_cached_fits`)."""
+        design = self._design(features.doc_embeddings, features.doc_counts, chars)
+        heads = self._cached_fits(design, [y[:, column] for column in range(y.shape[1])])
+        return np.vstack([coef for coef, _ in heads]), np.asarray([b for _, b in heads], dtype=np.float32)
+
+    def _fit_unit_heads(
+        self,
+        features: _Features,
+        chars: CharNgrams | None,
+        y: np.ndarray,
+        coef: np.ndarray,
+        intercept: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """One logistic regression per label on single units, learnt from document labels.
+
+        A unit's label is unknown: only its document's is. Each round takes
+        the best-scoring unit of every positive document as a positive
+        example (the document heads score the first round) and every unit of
+        the negative documents as a negative one, fits the head, and scores
+        the units again with it.
+        """
+        design = self._design(features.unit_embeddings, features.unit_counts, chars)
+        unit_coef, unit_intercept = np.zeros_like(coef), np.zeros_like(intercept)
+        if design.shape[0] == 0:
+            return unit_coef, unit_intercept
+        scores = self._decision(features.unit_embeddings, features.unit_counts, chars, coef, intercept)
+        owners = features.owners
+        for column in range(y.shape[1]):
+            in_positive = y[owners, column] == 1
+            current = scores[:, column]
+            for _ in range(_DEFAULT_UNIT_ROUNDS):
+                chosen = _best_per_owner(current, owners, in_positive)
+                keep = np.flatnonzero(chosen | ~in_positive)
+                ((head, bias),) = self._cached_fits(design[keep], [chosen[keep].astype(np.int8)])
+                current = np.asarray(design @ head.astype(np.float64)).ravel() + bias
+            unit_coef[column], unit_intercept[column] = head, bias
+        return unit_coef, unit_intercept
+
+    def _cached_fits(
+        self, design: np.ndarray | sparse.csr_matrix, targets: list[np.ndarray]
+    ) -> list[tuple[np.ndarray, float]]:
+        """A logistic head per target on one design matrix, fitted one after another.
 
         Not in threads: liblinear's dual solver draws from one process-wide
         random state, so parallel fits would not be reproducible. For the same
@@ -238,22 +290,20 @@ class TopicClassifier(BaseEstimator):
         settings): retraining on unchanged data (after a threshold or
         topic edit) refits only the heads whose inputs changed.
         """
-        design = self._design(features.doc_embeddings, features.doc_counts, chars)
         settings = self._head_settings(design)
-        keys = [_fit_key(settings, y[:, column]) for column in range(y.shape[1])]
-        by_key = dict(zip(keys, range(y.shape[1]), strict=True))
+        keys = [_fit_key(settings, target) for target in targets]
+        by_key = dict(zip(keys, range(len(targets)), strict=False))
         width = design.shape[1]
-        heads = cached_map(
+        return cached_map(
             keys,
             f"heads-{source_hash('classifier')}",
-            lambda missing: [self._fit_head(design, y[:, by_key[key]]) for key in missing],
+            lambda missing: [self._fit_head(design, targets[by_key[key]]) for key in missing],
             lambda head: np.asarray(head[0], dtype=np.float32).tobytes() + np.float64(head[1]).tobytes(),
             lambda blob: (
                 np.frombuffer(blob[: width * 4], dtype=np.float32),
                 float(np.frombuffer(blob[width * 4 :])[0]),
             ),
         )
-        return np.vstack([coef for coef, _ in heads]), np.asarray([b for _, b in heads], dtype=np.float32)
 
     def _head_settings(self, design: np.ndarray | sparse.csr_matrix) -> str:
         """A digest of everything a head's fit depends on but its target.
@@ -290,16 +340,21 @@ class TopicClassifier(BaseEstimator):
         return head.coef_[0].astype(np.float32), float(head.intercept_[0])
 
     def _scores(
-        self, features: _Features, chars: CharNgrams | None, coef: np.ndarray, intercept: np.ndarray
+        self,
+        features: _Features,
+        chars: CharNgrams | None,
+        heads: tuple[np.ndarray, np.ndarray],
+        unit_heads: tuple[np.ndarray, np.ndarray] | None,
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Document probabilities, best-unit probabilities (0 for one-unit documents), and every unit's.
 
-        Each unit is scored once; the best of a multi-unit document's units is
-        taken from those scores.
+        Units are scored once, by the unit heads (by the document heads in
+        models made before there were unit heads); the best of a multi-unit
+        document's units is taken from those scores.
         """
-        doc = _sigmoid(self._decision(features.doc_embeddings, features.doc_counts, chars, coef, intercept))
+        doc = _sigmoid(self._decision(features.doc_embeddings, features.doc_counts, chars, *heads))
         units = _sigmoid(
-            self._decision(features.unit_embeddings, features.unit_counts, chars, coef, intercept)
+            self._decision(features.unit_embeddings, features.unit_counts, chars, *(unit_heads or heads))
         )
         unit_max = np.zeros_like(doc)
         many = features.multi[features.owners]
@@ -342,8 +397,9 @@ class TopicClassifier(BaseEstimator):
                 if self.chars_ is not None
                 else None
             )
-            coef, intercept = self._fit_heads(train_features, chars, y[train])
-            doc[test], unit_max[test], _ = self._scores(test_features, chars, coef, intercept)
+            heads = self._fit_heads(train_features, chars, y[train])
+            unit_heads = self._fit_unit_heads(train_features, chars, y[train], *heads)
+            doc[test], unit_max[test], _ = self._scores(test_features, chars, heads, unit_heads)
         return doc, unit_max
 
     def _tune(
@@ -353,7 +409,7 @@ class TopicClassifier(BaseEstimator):
         weights = _WEIGHT_GRID if self.paragraph_weight is None else (float(self.paragraph_weight),)
         best = None
         for weight in weights:
-            pooled = _pool(doc, unit_max, multi, weight)
+            pooled = _pool(doc, unit_max, multi, weight, mean=True)
             thresholds, scores, honest = _tune_thresholds(
                 pooled, y, self.classes_, self.cv, self.seed, self._groups
             )
@@ -396,8 +452,12 @@ class TopicClassifier(BaseEstimator):
         units = features.units or []
         if self.paragraph_weight_ == 0:
             features.multi[:] = False
-        doc, unit_max, unit_proba = self._scores(features, self.chars_, self.coef_, self.intercept_)
-        proba = _pool(doc, unit_max, features.multi, self.paragraph_weight_)
+        doc, unit_max, unit_proba = self._scores(
+            features, self.chars_, (self.coef_, self.intercept_), self._unit_heads()
+        )
+        proba = _pool(
+            doc, unit_max, features.multi, self.paragraph_weight_, mean=self._unit_heads() is not None
+        )
         per_body_units: list[list[str]] = [[] for _ in bodies]
         per_body_rows: list[list[int]] = [[] for _ in bodies]
         for row, owner in enumerate(features.owners):
@@ -416,7 +476,13 @@ class TopicClassifier(BaseEstimator):
         else:
             embeddings = np.zeros((len(passages), 0), dtype=np.float32)
         counts = self.chars_.counts(passages) if self.chars_ is not None else None
-        return _sigmoid(self._decision(embeddings, counts, self.chars_, self.coef_, self.intercept_))
+        heads = self._unit_heads() or (self.coef_, self.intercept_)
+        return _sigmoid(self._decision(embeddings, counts, self.chars_, *heads))
+
+    def _unit_heads(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The unit heads; None in a model made before there were any (its units use the document heads)."""
+        unit_coef = getattr(self, "unit_coef_", None)
+        return None if unit_coef is None else (unit_coef, self.unit_intercept_)
 
     def explain(self, texts: Sequence[str], top: int = 3) -> list[dict[str, list[dict]]]:
         """Per text, for each label given, up to ``top`` evidence sentences, best first.
@@ -479,12 +545,21 @@ class TopicClassifier(BaseEstimator):
             "thresholds": np.asarray(self.thresholds_, dtype=np.float64),
             "coef": np.asarray(self.coef_, dtype=np.float32),
             "intercept": np.asarray(self.intercept_, dtype=np.float32),
+            **(
+                {}
+                if self._unit_heads() is None
+                else {
+                    "unit_coef": np.asarray(self.unit_coef_, dtype=np.float32),
+                    "unit_intercept": np.asarray(self.unit_intercept_, dtype=np.float32),
+                }
+            ),
             "chars": self.chars_.state() if self.chars_ is not None else None,
             "params": {
                 "features": self.features,
                 "C": float(self.C),
                 "char_weight": float(self.char_weight),
                 "paragraph_weight": float(self.paragraph_weight_),
+                **({} if self._unit_heads() is None else {"unit_heads": True}),
                 "uncertainty_margin": float(self.uncertainty_margin_),
                 "cv": int(self.cv),
                 "seed": int(self.seed),
@@ -536,6 +611,9 @@ class TopicClassifier(BaseEstimator):
         model.thresholds_ = np.asarray(state["thresholds"], dtype=np.float64)
         model.coef_ = np.asarray(state["coef"], dtype=np.float32)
         model.intercept_ = np.asarray(state["intercept"], dtype=np.float32)
+        if params.get("unit_heads"):
+            model.unit_coef_ = np.asarray(state["unit_coef"], dtype=np.float32)
+            model.unit_intercept_ = np.asarray(state["unit_intercept"], dtype=np.float32)
         model.chars_ = CharNgrams.from_state(state["chars"]) if state["chars"] is not None else None
         model.encoder_identity_ = identity
         model.encoder_ = VerifiedEncoder(chosen, identity, source)
@@ -554,6 +632,11 @@ class TopicClassifier(BaseEstimator):
             raise ValueError(f"head has shape {self.coef_.shape}, expected {(n_labels, expected)}")
         if len(self.intercept_) != n_labels or len(self.thresholds_) != n_labels:
             raise ValueError("intercepts or thresholds do not match the labels")
+        unit_heads = self._unit_heads()
+        if unit_heads is not None and (
+            unit_heads[0].shape != self.coef_.shape or unit_heads[1].shape != self.intercept_.shape
+        ):
+            raise ValueError("the unit heads do not match the document heads")
         if self.chars_ is not None and len(self.chars_.idf_) != chars:
             raise ValueError("n-gram weights do not match their feature count")
 
@@ -605,10 +688,27 @@ def _encoder_for(identity: dict, explicit: str | Encoder | None, source: str) ->
     return encoder
 
 
-def _pool(doc: np.ndarray, unit_max: np.ndarray, multi: np.ndarray, weight: float) -> np.ndarray:
+def _pool(doc: np.ndarray, unit_max: np.ndarray, multi: np.ndarray, weight: float, mean: bool) -> np.ndarray:
+    """A multi-unit document's score from its document and best-unit scores.
+
+    A weighted mean; in models made before unit heads, the larger of the
+    document score and the weighted best unit.
+    """
     if weight == 0:
         return doc
-    return np.where(multi[:, None], np.maximum(doc, weight * unit_max), doc)
+    joined = (1 - weight) * doc + weight * unit_max if mean else np.maximum(doc, weight * unit_max)
+    return np.where(multi[:, None], joined, doc)
+
+
+def _best_per_owner(scores: np.ndarray, owners: np.ndarray, eligible: np.ndarray) -> np.ndarray:
+    """A mask of the best-scoring eligible unit of each owner that has one (ties: the first)."""
+    candidates = np.flatnonzero(eligible)
+    order = candidates[np.lexsort((-scores[candidates], owners[candidates]))]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = owners[order][1:] != owners[order][:-1]
+    chosen = np.zeros(len(scores), dtype=bool)
+    chosen[order[first]] = True
+    return chosen
 
 
 def clean_bodies(texts: Sequence[str]) -> list[str]:

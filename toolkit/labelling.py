@@ -417,6 +417,9 @@ def model_fingerprint(model: TopicClassifier) -> str:
     digest.update(json.dumps([str(name) for name in model.classes_]).encode("utf-8"))
     for part in (model.thresholds_, model.coef_, model.intercept_):
         digest.update(np.ascontiguousarray(part).tobytes())
+    for part in (getattr(model, "unit_coef_", None), getattr(model, "unit_intercept_", None)):
+        if part is not None:  # models made before unit heads hash as they always did
+            digest.update(np.ascontiguousarray(part).tobytes())
     chars = getattr(model, "chars_", None)
     if chars is not None:
         digest.update(np.ascontiguousarray(chars.idf_).tobytes())

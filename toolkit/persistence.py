@@ -36,7 +36,16 @@ _METADATA_KEY = "toolkit"
 _MAX_MODEL_BYTES = 256 << 20
 _MAX_HEADER_BYTES = 4 << 20
 _CHECKED_LIBRARIES = ("numpy", "scikit-learn")
-_TENSOR_DTYPES = {"thresholds": "F64", "coef": "F32", "intercept": "F32", "chars.idf": "F32"}
+_TENSOR_DTYPES = {
+    "thresholds": "F64",
+    "coef": "F32",
+    "intercept": "F32",
+    "unit_coef": "F32",
+    "unit_intercept": "F32",
+    "chars.idf": "F32",
+}
+# The top-level arrays of a state; the unit heads are there only in models that have them.
+_HEAD_ARRAYS = ("thresholds", "coef", "intercept", "unit_coef", "unit_intercept")
 _NUMPY_DTYPES = {"F32": np.dtype("<f4"), "F64": np.dtype("<f8")}
 _MAX_WEIGHT = 1e6  # far above any trained weight, far below float32 overflow in a decision sum
 _MAX_IDF = 1e3
@@ -117,10 +126,8 @@ def save_state(state: dict, path: str | Path) -> Path:
 
 def split_state(state: dict) -> tuple[dict, dict[str, np.ndarray]]:
     """A state's JSON part (plain Python values) and its arrays, named as in the file."""
-    metadata = _plain(
-        {key: value for key, value in state.items() if key not in ("thresholds", "coef", "intercept")}
-    )
-    tensors = {name: state[name] for name in ("thresholds", "coef", "intercept") if name in state}
+    metadata = _plain({key: value for key, value in state.items() if key not in _HEAD_ARRAYS})
+    tensors = {name: state[name] for name in _HEAD_ARRAYS if name in state}
     chars = state.get("chars")
     if isinstance(chars, dict):
         metadata["chars"] = _plain({key: value for key, value in chars.items() if key != "idf"})
@@ -166,7 +173,7 @@ def read_state(path: str | Path) -> dict:
 
 def join_state(metadata: dict, tensors: dict[str, np.ndarray]) -> dict:
     """The inverse of :func:`split_state`."""
-    state = {**metadata, **{name: tensors[name] for name in ("thresholds", "coef", "intercept")}}
+    state = {**metadata, **{name: tensors[name] for name in _HEAD_ARRAYS if name in tensors}}
     if metadata["chars"] is not None:
         state["chars"] = {**metadata["chars"], "idf": tensors["chars.idf"]}
     return state
@@ -350,8 +357,10 @@ def check_metadata(metadata: dict, where: str) -> dict[str, tuple[str, tuple[int
         params,
         "params.",
         required=("features", "C", "char_weight", "paragraph_weight", "cv", "seed", "clean"),
-        optional=("uncertainty_margin",),
+        optional=("uncertainty_margin", "unit_heads"),
     )
+    if "unit_heads" in params and params["unit_heads"] is not True:
+        raise fields.bad("params.unit_heads", "must be true when present", params["unit_heads"])
     if "uncertainty_margin" in params:
         fields.number(params["uncertainty_margin"], "params.uncertainty_margin", 0.0, 0.5)
     if params["features"] not in FEATURE_SETS:
@@ -374,6 +383,9 @@ def check_metadata(metadata: dict, where: str) -> dict[str, tuple[str, tuple[int
         "coef": ("F32", (len(classes), width)),
         "intercept": ("F32", (len(classes),)),
     }
+    if params.get("unit_heads"):
+        expected["unit_coef"] = ("F32", (len(classes), width))
+        expected["unit_intercept"] = ("F32", (len(classes),))
     if n_features:
         expected["chars.idf"] = ("F32", (n_features,))
     return expected
