@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from operator import add
 
+from toolkit.html import PageText, extract, looks_like_html
 from toolkit.text import CJK_CHAR, NON_CJK_WORD, script_of
 
 _DEFAULT_MAX_CHARS = 200_000
@@ -146,7 +147,18 @@ class _Line:
 
 
 def clean(text: str) -> CleanResult:
-    """Split ``text`` into body and chrome; return the body and the removed blocks with reasons."""
+    """Split ``text`` into body and chrome; return the body and the removed blocks with reasons.
+
+    HTML (see :func:`toolkit.html.looks_like_html`) is read as the page's visible
+    text first; its removed blocks then name source lines of the page.
+    """
+    if looks_like_html(text):
+        return _clean_page(extract(text))
+    return _clean_text(text)
+
+
+def _clean_text(text: str) -> CleanResult:
+    """:func:`clean` for plain text."""
     stripped = (raw.strip() for raw in _normalise(text).split("\n"))
     lines = [_describe(i, line) for i, line in enumerate(stripped) if line]
     if not lines:
@@ -191,11 +203,30 @@ def prepare(text: str, max_chars: int = _DEFAULT_MAX_CHARS) -> tuple[CleanResult
     When cleaning leaves nothing (a text with no sentence at all), the stripped
     text itself is the body. Returns the result and whether the text was cut.
     """
+    if looks_like_html(text):
+        page = extract(text)
+        result = _clean_page(page, max_chars)
+        return result, page.truncated or len(page.body) > max_chars
     head = text[:max_chars]
-    result = clean(head)
+    result = _clean_text(head)
     if not result.body.strip():
         result = CleanResult(head.strip())
     return result, len(text) > max_chars
+
+
+def _clean_page(page: PageText, max_chars: int = _DEFAULT_MAX_CHARS) -> CleanResult:
+    """Clean a page's body text; its chrome blocks and the cleaner's removals name source lines.
+
+    The body is not made of input lines here, so ``lines`` stays empty.
+    """
+    body_blocks = [block for block in page.blocks if block.chrome is None]
+    result = _clean_text(page.body[:max_chars])
+    if not result.body.strip():
+        result = CleanResult(page.body[:max_chars].strip())
+    removed = [RemovedBlock(b.line, b.text, f"page chrome ({b.chrome})") for b in page.blocks if b.chrome]
+    removed += [RemovedBlock(body_blocks[r.line].line, r.text, r.reason) for r in result.removed]
+    removed.sort(key=lambda block: block.line)
+    return CleanResult(result.body, removed)
 
 
 def _normalise(text: str) -> str:
