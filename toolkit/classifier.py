@@ -718,7 +718,7 @@ def clean_bodies(texts: Sequence[str]) -> list[str]:
     """
     return cached_map(
         [str(text) for text in texts],
-        f"bodies-{source_hash('cleaning')}",
+        f"bodies-{source_hash('cleaning')}-{source_hash('html')}",  # HTML pages are cleaned via toolkit.html
         lambda batch: [prepare(text)[0].body for text in batch],
         lambda body: body.encode("utf-8", "surrogatepass"),
         lambda blob: blob.decode("utf-8", "surrogatepass"),
