@@ -199,6 +199,18 @@ def test_classify_a_page_gives_the_labels_and_language_of_its_text(model_file, t
     assert "chips" in records[0]["labels"]
 
 
+def test_evidence_of_a_page_points_into_the_page(fitted):
+    text = page(ARTICLE)
+    (explained,) = fitted.explain([text])
+    (plain,) = fitted.explain([ARTICLE])
+    assert explained and set(explained) == set(plain)
+    for sentences in explained.values():
+        assert sentences
+        for sentence in sentences:
+            assert text[sentence["start"] : sentence["end"]] == sentence["text"]
+            assert "<" not in sentence["text"]
+
+
 def test_label_with_html_in_text_gives_the_labels_of_the_text(model_file, tmp_path):
     texts = [ARTICLE, *(path.read_text(encoding="utf-8") for path in SAMPLES)]
     source = tmp_path / "in.jsonl"

@@ -64,10 +64,19 @@ class BodyMap:
                 # a kept line is its input line stripped, or the end of it after a removed site prefix
                 self._add(position, position + len(piece), stripped_end - len(piece))
                 position += len(piece) + 2
-        else:  # the body is the stripped text itself (nothing to clean, or cleaning was off)
-            at = text.find(result.body)
+        elif text.find(result.body) >= 0:  # the body is the stripped text (nothing to clean, cleaning off)
+            self._add(0, len(result.body), text.find(result.body))
+        else:  # an HTML page: a body paragraph is found where the page holds it verbatim (no inline tags)
+            self._find_pieces(text, kept)
+
+    def _find_pieces(self, text: str, pieces: list[str]) -> None:
+        position, cursor = 0, 0
+        for piece in pieces:
+            at = text.find(piece, cursor) if piece else -1
             if at >= 0:
-                self._add(0, len(result.body), at)
+                self._add(position, position + len(piece), at)
+                cursor = at + len(piece)
+            position += len(piece) + 2
 
     def _add(self, body_start: int, body_end: int, text_start: int) -> None:
         self.body_starts.append(body_start)
