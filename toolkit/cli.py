@@ -9,6 +9,7 @@ input, unusable model, dataset errors); 2 usage error (bad options);
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -334,6 +335,50 @@ def validate(
         typer.echo(format_report(report))
     if not report.ok:
         raise typer.Exit(EXIT_FAILURE)
+
+
+@app.command()
+@_handle_errors
+def suggest(
+    topic: str = typer.Argument(..., help="The topic to look for, by its name in the topics file."),
+    data: str = typer.Option(..., "--data", help="JSONL/CSV articles, labelled or not, or '-' for stdin."),
+    topics: Path | None = typer.Option(None, "--topics", help="Topics file (default seeds/topics.toml)."),
+    top: int = typer.Option(20, "--top", min=0, help="Show the N best (0: every article flagged)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per article."),
+) -> None:
+    """List articles that probably carry TOPIC but are not labelled with it: candidates for relabelling.
+
+    Each article's cleaned body is searched for the topic's terms ([topic.terms] in the topics file, every
+    language); the more distinct terms, the higher the score. Prints id, score, the terms found and the
+    sentence naming most of them, best first; the count goes to stderr. Articles already labelled TOPIC
+    are skipped; a file without labels is searched whole.
+
+    Examples:
+      toolkit suggest energy --data datasets/train.jsonl --topics seeds/samples/energy_topic.toml
+
+      toolkit suggest chips --data feed.jsonl --top 0 --json > candidates.jsonl
+    """
+    from toolkit.suggest import read_documents
+    from toolkit.suggest import suggest as find_candidates
+    from toolkit.taxonomy import load_taxonomy
+
+    _require_stdout()
+    taxonomy = load_taxonomy(topics)
+    if topic not in taxonomy.names:
+        raise UsageError(f"topic {topic!r} is not in the topics file (topics: {', '.join(taxonomy.names)})")
+    docs, problems = read_documents(data)
+    found, flagged = find_candidates(docs, taxonomy.topics[taxonomy.names.index(topic)], top or None)
+    for item in found:
+        if as_json:
+            typer.echo(json.dumps(dataclasses.asdict(item), ensure_ascii=False))
+        else:
+            typer.echo(f"{item.id}\t{item.score:.3f}\t{', '.join(item.terms)}\t{item.sentence}")
+    unlabelled = sum(topic not in doc.labels for doc in docs)
+    shown = f"; showing the best {len(found)}" if len(found) < flagged else ""
+    typer.echo(f"{flagged} of {unlabelled} articles not labelled {topic} name its terms{shown}", err=True)
+    if problems:
+        typer.echo(f"{len(problems)} bad records skipped, first: {problems[0]}", err=True)
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 @app.command()
