@@ -232,7 +232,7 @@ def train(
       toolkit train --out models/default.safetensors --force    # replace the shipped default
     """
     from toolkit.classifier import TopicClassifier
-    from toolkit.metrics import format_table
+    from toolkit.metrics import MIN_RELIABLE_SUPPORT, format_table
     from toolkit.taxonomy import load_taxonomy
 
     out = _training_output(out, force)
@@ -254,7 +254,11 @@ def train(
     model.fit([doc.text for doc in docs], [doc.labels for doc in docs], groups=groups)
     model.save(out)
     typer.echo(
-        format_table(model.cv_scores_, f"cross-validated scores ({cv} folds, thresholds tuned out of fold)")
+        format_table(
+            model.cv_scores_,
+            f"cross-validated scores ({cv} folds, thresholds tuned out of fold)",
+            min_support=MIN_RELIABLE_SUPPORT,
+        )
     )
     thresholds = ", ".join(f"{n}={t:.2f}" for n, t in zip(model.classes_, model.thresholds_, strict=True))
     typer.echo(f"thresholds: {thresholds}")
@@ -280,6 +284,7 @@ def _validated(data: Path, taxonomy: Taxonomy, test: Path | None, folds: int) ->
                 f"{len(test_problems)} bad records in {test}, first: {test_problems[0]}"
             )
     report = validate(docs, taxonomy, test_docs, detect=False)
+    _warn_thin(report.thin_topics)
     if not report.ok:
         raise DataValidationError(
             f"{data} fails validation ({len(report.errors)} errors), first: {report.errors[0]}; "
@@ -290,6 +295,12 @@ def _validated(data: Path, taxonomy: Taxonomy, test: Path | None, folds: int) ->
             f"{data} holds {len(docs)} documents; training needs at least {max(folds, 2)} (one per CV fold)"
         )
     return docs
+
+
+def _warn_thin(warnings: list[str]) -> None:
+    """Thin topics, one warning line each on stderr (they never change the exit code)."""
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 @app.command()
@@ -303,6 +314,9 @@ def validate(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Check a dataset before training: labels, empty/duplicate texts, split overlap, languages, counts.
+
+    Thin topics (fewer than 30 positives, positives in one language only, no negatives) are warned
+    about on stderr; they do not fail the check.
 
     Example: toolkit validate datasets/train.jsonl --test datasets/test.jsonl
     """
@@ -318,6 +332,7 @@ def validate(
         problems += [f"test: {problem}" for problem in test_problems]
     report = run_validation(docs, load_taxonomy(topics), test_docs)
     report.errors = problems + report.errors
+    _warn_thin(report.thin_topics)
     if as_json:
         typer.echo(
             json.dumps(
@@ -325,6 +340,7 @@ def validate(
                     "ok": report.ok,
                     "errors": report.errors,
                     "warnings": report.warnings,
+                    "thin_topics": report.thin_topics,
                     "counts": report.counts,
                 },
                 ensure_ascii=False,
@@ -655,7 +671,7 @@ def info(
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
         return
-    from toolkit.metrics import format_table
+    from toolkit.metrics import MIN_RELIABLE_SUPPORT, format_table
 
     typer.echo(f"model: {path} (format {summary['format_version']})")
     typer.echo(
@@ -678,6 +694,7 @@ def info(
             format_table(
                 summary["cv_scores"],
                 "cross-validated on the training data (corpus), at the thresholds above",
+                min_support=MIN_RELIABLE_SUPPORT,
             )
         )
 
