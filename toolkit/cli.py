@@ -28,6 +28,7 @@ from toolkit.limits import DUPLICATE_WINDOW, MAX_BATCH_SIZE, MAX_WORKERS
 if TYPE_CHECKING:
     from toolkit.classifier import TopicClassifier
     from toolkit.io import LabelledDoc
+    from toolkit.progress import Progress
     from toolkit.taxonomy import Taxonomy
 
 _P = ParamSpec("_P")
@@ -83,6 +84,13 @@ MinScoreOption = typer.Option(
     min=0.0,
     max=1.0,
     help="One threshold for every topic in this run (a --threshold for a topic still wins).",
+)
+
+
+ProgressOption = typer.Option(
+    None,
+    "--progress/--no-progress",
+    help="Progress bars on stderr (default: only when stderr is a terminal and $CI is unset).",
 )
 
 
@@ -223,8 +231,11 @@ def train(
         "--test",
         help="Held-out split to check for near-duplicates (default datasets/test.jsonl if present).",
     ),
+    progress: bool | None = ProgressOption,
 ) -> None:
     """Train a model, print cross-validated per-label scores, and save it.
+
+    Progress (cleaning, embedding, cross-validation folds, heads) is shown on stderr in a terminal.
 
     Examples:
       toolkit train --data datasets/train.jsonl --seed 0
@@ -233,6 +244,7 @@ def train(
     """
     from toolkit.classifier import TopicClassifier
     from toolkit.metrics import MIN_RELIABLE_SUPPORT, format_table
+    from toolkit.progress import Progress, progress_wanted
     from toolkit.taxonomy import load_taxonomy
 
     out = _training_output(out, force)
@@ -251,7 +263,11 @@ def train(
         seed=seed,
     )
     groups = [doc.story or doc.id for doc in docs] if any(doc.story for doc in docs) else None
-    model.fit([doc.text for doc in docs], [doc.labels for doc in docs], groups=groups)
+    bars = Progress(progress_wanted(progress))
+    try:
+        model.fit([doc.text for doc in docs], [doc.labels for doc in docs], groups=groups, progress=bars)
+    finally:
+        bars.close()
     model.save(out)
     typer.echo(
         format_table(
@@ -502,6 +518,7 @@ def label(
         "--evidence",
         help='Add "evidence" to each record: for each label, the sentences that carried it, with offsets.',
     ),
+    show_progress: bool | None = ProgressOption,
 ) -> None:
     """Label a batch: one JSON line out per record in, in input order; bad records become error records.
 
@@ -522,7 +539,7 @@ def label(
     if output is None:
         _require_stdout()
     loaded = _load(model, encoder, threshold, min_score)
-    progress = _Progress(enabled=sys.stderr is not None and sys.stderr.isatty())
+    progress = _record_progress(input, fmt, show_progress)
     job = LabelJob()
     with _sigterm_as_interrupt() as stopped_by:
         try:
@@ -588,28 +605,12 @@ def _sigterm_as_interrupt() -> Iterator[dict]:
         signal.signal(signal.SIGTERM, previous)
 
 
-class _Progress:
-    """A one-line progress counter on stderr (only when stderr is a terminal)."""
+def _record_progress(source: str, fmt: str | None, forced: bool | None) -> Progress:
+    """The progress of `label`: records done, with total and ETA when the input is a regular file."""
+    from toolkit.progress import Progress, count_records, progress_wanted
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.started = time.perf_counter()
-        self.last = 0.0
-
-    def update(self, done: int) -> None:
-        """Redraw at most ten times a second."""
-        now = time.perf_counter()
-        if self.enabled and now - self.last > 0.1:
-            rate = done / max(now - self.started, 1e-9)
-            sys.stderr.write(f"\rlabelled {done} records ({rate:.0f}/s)")
-            sys.stderr.flush()
-            self.last = now
-
-    def close(self) -> None:
-        """End the progress line (once)."""
-        if self.enabled:
-            sys.stderr.write("\n")
-            self.enabled = False
+    enabled = progress_wanted(forced)
+    return Progress(enabled, "labelled", count_records(source, fmt) if enabled else None, unit=" records")
 
 
 @app.command(name="eval")
