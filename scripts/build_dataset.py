@@ -12,7 +12,8 @@ Steps, all seeded so the output is reproducible:
    (every record carries ``story``: articles written from one real story share it, so paraphrases
    never sit on both sides of the split, and `toolkit train` cross-validates grouped by it).
 
-Usage: python scripts/build_dataset.py [--wrap-share 0.4] [--test-share 0.25] [--seed 13]
+Usage: python scripts/build_dataset.py [--wrap-share 0.4] [--test-share 0.25] [--seed 13] [--topics FILE]
+(labels, in the raw files and in relabel.tsv, must be topics of the topics file: seeds/topics.toml by default)
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import tomllib
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from raw_corpus import check, parse_raw  # noqa: E402
+from raw_corpus import check, known_labels, parse_raw  # noqa: E402
 
 _ROOT = Path(__file__).resolve().parent.parent
 _OTHER_WRAPPERS = {"en": ["ar", "ja", "fr", "zh", "de", "es", "ko", "pt"]}
@@ -173,18 +174,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--wrap-share", type=float, default=0.4)
     parser.add_argument("--test-share", type=float, default=0.25)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--topics", type=Path, default=None)
     args = parser.parse_args(argv)
+    labels = known_labels(args.topics)
     rng = random.Random(args.seed)
     chrome = load_chrome(args.chrome)
     docs, problems = [], []
     for path in sorted(args.raw.glob("*.txt")) + sorted(args.raw.glob("v2/*.txt")):
         parsed = parse_raw(path)
-        problems += check(parsed, path)
+        problems += check(parsed, path, labels)
         docs += parsed
     fixes = load_relabel(args.raw / "relabel.tsv")
     unknown = sorted(set(fixes) - {doc["id"] for doc in docs})
     if unknown:
         problems.append(f"relabel.tsv names unknown ids: {', '.join(unknown[:5])}")
+    for doc_id, fixed in sorted(fixes.items()):
+        if set(fixed) - labels:
+            problems.append(f"relabel.tsv: {doc_id}: unknown labels {sorted(set(fixed) - labels)}")
     for doc in docs:
         doc["labels"] = fixes.get(doc["id"], doc["labels"])
     if problems:

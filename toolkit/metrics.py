@@ -6,6 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+MIN_RELIABLE_SUPPORT = 30
+"""Fewer positive examples than this make a label's figures unreliable (and its topic thin to train on)."""
+
 
 def label_scores(truth: np.ndarray, predicted: np.ndarray, names: Sequence[str]) -> dict:
     """Per-label precision/recall/F1/support and their macro average, as plain floats."""
@@ -43,23 +46,30 @@ def grouped_scores(
     }
 
 
-def format_table(scores: dict, title: str = "") -> str:
+def format_table(scores: dict, title: str = "", min_support: int = 0) -> str:
     """Render :func:`label_scores` output as a fixed-width text table.
 
     A label with no positive example shows ``n/a``: recall and F1 are undefined
-    there, not zero (and the macro average leaves it out). Label rows count
-    positive examples; the line under the table counts documents.
+    there, not zero (and the macro average leaves it out). A label with fewer
+    than ``min_support`` positives has its F1 marked ``*``: too few to trust.
+    Label rows count positive examples; the line under the table counts documents.
     """
     lines = [title] if title else []
     lines.append(f"{'label':<16}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>10}")
+    thin = False
     for name, row in scores["labels"].items():
         if row["support"] == 0:
             lines.append(f"{name:<16}{'n/a':>10}{'n/a':>10}{'n/a':>10}{0:>10}")
             continue
-        lines.append(
-            f"{name:<16}{row['precision']:>10.3f}{row['recall']:>10.3f}{row['f1']:>10.3f}{row['support']:>10}"
-        )
+        f1 = f"{row['f1']:.3f}" + ("*" if row["support"] < min_support else "")
+        thin = thin or f1.endswith("*")
+        lines.append(f"{name:<16}{row['precision']:>10.3f}{row['recall']:>10.3f}{f1:>10}{row['support']:>10}")
     macro = scores["macro"]
     lines.append(f"{'macro':<16}{macro['precision']:>10.3f}{macro['recall']:>10.3f}{macro['f1']:>10.3f}")
-    lines.append(f"({scores['n']} documents; support = documents carrying the label)")
+    lines.append(
+        f"({scores['n']} documents; support = documents carrying the label; "
+        "macro = the mean over labels with support)"
+    )
+    if thin:
+        lines.append(f"* fewer than {min_support} positives: too few for a reliable figure")
     return "\n".join(lines)

@@ -2,8 +2,10 @@
 
 Errors stop training: unknown labels, empty texts, duplicate ids or texts,
 near-duplicates shared between the training and test splits. The report also
-counts documents per language and label, and compares each document's
-declared language with the detected language of its cleaned body.
+counts documents per language and label, compares each document's declared
+language with the detected language of its cleaned body, and names the thin
+topics: too few positives to score or tune a threshold on, positives in one
+language only, or no negatives.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 from toolkit.cleaning import clean
 from toolkit.io import LabelledDoc
 from toolkit.language import UNDETERMINED, detect_language
+from toolkit.metrics import MIN_RELIABLE_SUPPORT
 from toolkit.taxonomy import Taxonomy
 from toolkit.text import CJK_CHAR
 
@@ -33,6 +36,7 @@ class ValidationReport:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     counts: dict = field(default_factory=dict)
+    thin_topics: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -46,8 +50,11 @@ def validate(
     test_docs: list[LabelledDoc] | None = None,
     detect: bool = True,
 ) -> ValidationReport:
-    """Check ``docs`` (and, if given, their overlap with ``test_docs``) against the topic set."""
-    report = ValidationReport()
+    """Check ``docs`` (and, if given, their overlap with ``test_docs``) against the topic set.
+
+    ``thin_topics`` warns about the training documents' topics (:func:`thin_topic_warnings`).
+    """
+    report = ValidationReport(thin_topics=thin_topic_warnings(docs, topics))
     known = set(topics.names)
     _check_records(docs, known, report)
     if test_docs is not None:
@@ -60,6 +67,31 @@ def validate(
     if detect:
         _check_languages(docs + (test_docs or []), report)
     return report
+
+
+def thin_topic_warnings(
+    docs: list[LabelledDoc], topics: Taxonomy, min_positives: int = MIN_RELIABLE_SUPPORT
+) -> list[str]:
+    """One warning per topic too thin to train and score well.
+
+    A topic is thin with fewer than ``min_positives`` positives, with every positive in one language
+    while the documents are in several, or with no negative (every document carries it).
+    """
+    languages = {doc.language or UNDETERMINED for doc in docs}
+    warnings = []
+    for name in topics.names:
+        positives = [doc for doc in docs if name in doc.labels]
+        found = sorted({doc.language or UNDETERMINED for doc in positives})
+        if len(positives) < min_positives:
+            warnings.append(
+                f"topic {name}: {len(positives)} positive examples, fewer than {min_positives}: "
+                "its cross-validated scores and threshold are unreliable"
+            )
+        if len(found) == 1 and len(languages) > 1:
+            warnings.append(f"topic {name}: every positive example is in one language ({found[0]})")
+        if docs and len(positives) == len(docs):
+            warnings.append(f"topic {name}: no negative examples (every document carries it)")
+    return warnings
 
 
 def _check_records(
