@@ -52,7 +52,7 @@ def test_shipped_files_are_found_from_another_folder(tmp_path):
 def test_packaged_folders_win_over_the_checkout(tmp_path, monkeypatch):
     (tmp_path / "models").mkdir()
     (tmp_path / "seeds").mkdir()
-    monkeypatch.setattr(resources.resources, "files", lambda package: tmp_path)
+    monkeypatch.setattr("importlib.resources.files", lambda package: tmp_path)
     assert resources.shipped_model() == tmp_path / "models" / "default.safetensors"
     assert resources.shipped_topics() == tmp_path / "seeds" / "topics.toml"
 

@@ -12,7 +12,6 @@ environment variable (``TOOLKIT_MODEL``, ``TOOLKIT_TOPICS``), then the shipped d
 from __future__ import annotations
 
 import os
-from importlib import resources
 from pathlib import Path
 
 from toolkit.errors import InputError
@@ -28,6 +27,8 @@ SHIPPED_MODELS = {"default": "default.safetensors", "fast": "fast.safetensors"}
 
 def _shipped_folder(name: str) -> Path:
     """``models`` or ``seeds``: inside the installed package, else at the top of this checkout."""
+    from importlib import resources  # not at import time: `toolkit --help` needs none of it
+
     packaged = resources.files("toolkit").joinpath(name)
     if isinstance(packaged, Path) and packaged.is_dir():
         return packaged
