@@ -57,6 +57,17 @@ def test_packaged_folders_win_over_the_checkout(tmp_path, monkeypatch):
     assert resources.shipped_topics() == tmp_path / "seeds" / "topics.toml"
 
 
+def test_missing_shipped_files_are_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr("importlib.resources.files", lambda package: tmp_path)
+    monkeypatch.setattr(resources, "_CHECKOUT", tmp_path)
+    result = run("info")
+    assert result.exit_code == 1
+    assert result.output == (
+        "error: toolkit's shipped models/ folder is missing: reinstall toolkit from its wheel or clone, "
+        "or name the file yourself\n"
+    )
+
+
 def test_checkout_folders_serve_an_editable_install():
     assert resources.shipped_model("fast.safetensors") == ROOT / "models" / "fast.safetensors"
     assert resources.shipped_model("static-minilm").is_dir()

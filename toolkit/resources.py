@@ -35,8 +35,8 @@ def _shipped_folder(name: str) -> Path:
     if (_CHECKOUT / "pyproject.toml").is_file() and (_CHECKOUT / name).is_dir():
         return _CHECKOUT / name
     raise InputError(
-        f"toolkit's shipped {name}/ folder is missing: reinstall toolkit (pip install toolkit), "
-        f"or name the file yourself"
+        f"toolkit's shipped {name}/ folder is missing: reinstall toolkit from its wheel or clone, "
+        "or name the file yourself"
     )
 
 
