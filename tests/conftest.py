@@ -117,6 +117,13 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(autouse=True)
+def _no_user_paths(monkeypatch):
+    """Tests choose their model and topics files: the user's $TOOLKIT_MODEL/$TOOLKIT_TOPICS stay out."""
+    monkeypatch.delenv("TOOLKIT_MODEL", raising=False)
+    monkeypatch.delenv("TOOLKIT_TOPICS", raising=False)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _private_cache(tmp_path_factory):
     """Keep the embedding cache of test runs away from the user's."""

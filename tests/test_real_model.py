@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+pytest.importorskip("sentence_transformers", reason="the transformer tier needs pip install '.[transformer]'")
+
 from toolkit.encoders.transformer import SentenceTransformerEncoder
 from toolkit.encoders.transformer import default_model_path as encoder_path
 

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import typer
 
-from toolkit.errors import ToolkitError, UsageError
+from toolkit import resources
+from toolkit.errors import InputError, ToolkitError, UsageError
 from toolkit.limits import DUPLICATE_WINDOW, MAX_BATCH_SIZE, MAX_WORKERS
 
 if TYPE_CHECKING:
@@ -35,11 +36,7 @@ _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_PARTIAL = 0, 1, 2, 3
-_REPO_ROOT = Path(__file__).resolve().parent.parent
-_DEFAULT_MODEL_NAME = "default.safetensors"
 _MODEL_SUFFIX = ".safetensors"
-# Shipped models a user can name instead of a path (``--model fast``).
-_SHIPPED_MODELS = {"default": "default.safetensors", "fast": "fast.safetensors"}
 _EVIDENCE_SHOWN = 160  # characters of an evidence sentence shown by `classify`
 _DEFAULT_TRAIN = Path("datasets/train.jsonl")
 _DEFAULT_TEST = Path("datasets/test.jsonl")
@@ -59,9 +56,15 @@ ModelOption = typer.Option(
     None,
     "--model",
     "-m",
-    envvar="TOOLKIT_MODEL",
+    envvar=resources.MODEL_ENV,
     help="Model file, or 'fast' for the shipped static-tier model (hundreds of articles/s, weaker outside "
-    "English). Default: $TOOLKIT_MODEL, else models/default.safetensors (multilingual-e5-small).",
+    "English). Default: $TOOLKIT_MODEL, else the shipped default model (multilingual-e5-small).",
+)
+
+TopicsOption = typer.Option(
+    None,
+    "--topics",
+    help="Topics file. Default: $TOOLKIT_TOPICS, else the shipped seeds/topics.toml.",
 )
 
 EncoderOption = typer.Option(
@@ -92,6 +95,29 @@ ProgressOption = typer.Option(
     "--progress/--no-progress",
     help="Progress bars on stderr (default: only when stderr is a terminal and $CI is unset).",
 )
+
+
+def _print_version(wanted: bool) -> None:
+    """``--version``: the installed distribution's version (the package's own in a bare checkout)."""
+    if not wanted:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        number = version("toolkit")
+    except PackageNotFoundError:
+        from toolkit import __version__ as number
+    typer.echo(f"toolkit {number}")
+    raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _options(
+    show_version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Options that come before the command (``toolkit --version``)."""
 
 
 def _fail(message: str, code: int = EXIT_FAILURE) -> typer.Exit:
@@ -125,22 +151,14 @@ def _require_stdout() -> None:
         raise _fail("standard output is closed: redirect it to a file (or use --output where there is one)")
 
 
-def default_model_path(name: str = _DEFAULT_MODEL_NAME) -> Path:
-    """Where a shipped model lives: ``models/`` of this checkout, else of the working directory."""
-    for base in (_REPO_ROOT, Path.cwd()):
-        candidate = base / "models" / name
-        if candidate.exists():
-            return candidate
-    return _REPO_ROOT / "models" / name
+def default_model_path(name: str = resources.SHIPPED_MODELS["default"]) -> Path:
+    """Where a shipped model lives: inside the installed package, or in this checkout's ``models/``."""
+    return resources.shipped_model(name)
 
 
 def _model_path(model: Path | None) -> Path:
-    """The file a ``--model`` value names: a path, or a shipped model's name (``default``, ``fast``)."""
-    if model is None:
-        return default_model_path()
-    if not model.exists() and str(model) in _SHIPPED_MODELS:
-        return default_model_path(_SHIPPED_MODELS[str(model)])
-    return model
+    """The model file to read: ``--model`` (a path or a shipped name), ``$TOOLKIT_MODEL``, the default."""
+    return resources.model_path(model)
 
 
 def _load(
@@ -187,22 +205,25 @@ def _training_output(out: Path | None, force: bool) -> Path:
 
 
 def _default_data(path: Path | None, fallback: Path) -> Path:
-    if path is not None:
-        return path
-    return fallback if fallback.exists() else _REPO_ROOT / fallback
+    """``--data``, else ``fallback``: either is read relative to the current folder."""
+    data = path if path is not None else fallback
+    if str(data) != "-" and not data.exists():
+        raise InputError(f"no data file {data} (--data is read relative to the current folder)")
+    return data
 
 
 @app.command()
 @_handle_errors
 def train(
     data: Path | None = typer.Option(
-        None, "--data", help="Labelled JSONL/CSV (default datasets/train.jsonl)."
+        None, "--data", help="Labelled JSONL/CSV (default datasets/train.jsonl in the current folder)."
     ),
     out: Path | None = typer.Option(
         None,
         "--out",
         "-o",
-        help="Where to write the model (default: a new file models/model-DATE-TIME.safetensors). "
+        help="Where to write the model (default: a new file models/model-DATE-TIME.safetensors in the "
+        "current folder). "
         "An existing file is kept unless --force is given.",
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite the --out file if it exists."),
@@ -214,7 +235,7 @@ def train(
         "all-MiniLM-L6-v2 (the transformer tier), any sentence-transformers name or path, "
         "a model2vec folder, or 'hashing' (tests).",
     ),
-    topics: Path | None = typer.Option(None, "--topics", help="Topics file (default seeds/topics.toml)."),
+    topics: Path | None = TopicsOption,
     features: str = typer.Option(
         "embedding+chars", "--features", help="embedding, chars or embedding+chars."
     ),
@@ -326,7 +347,7 @@ def validate(
     test: Path | None = typer.Option(
         None, "--test", help="Test split: also check near-duplicates across splits."
     ),
-    topics: Path | None = typer.Option(None, "--topics", help="Topics file (default seeds/topics.toml)."),
+    topics: Path | None = TopicsOption,
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Check a dataset before training: labels, empty/duplicate texts, split overlap, languages, counts.
@@ -642,7 +663,7 @@ def _record_progress(source: str, fmt: str | None, forced: bool | None) -> Progr
 @_handle_errors
 def evaluate(
     data: Path | None = typer.Option(
-        None, "--data", help="Labelled JSONL/CSV (default datasets/test.jsonl)."
+        None, "--data", help="Labelled JSONL/CSV (default datasets/test.jsonl in the current folder)."
     ),
     model: Path | None = ModelOption,
     as_json: bool = typer.Option(False, "--json", help="Print scores as JSON."),
@@ -675,9 +696,7 @@ def info(
 
     _require_stdout()
 
-    path = _model_path(
-        model_path or (Path(os.environ["TOOLKIT_MODEL"]) if os.environ.get("TOOLKIT_MODEL") else None)
-    )
+    path = _model_path(model_path)
     state = read_state(path)
     summary = {
         "path": str(path),

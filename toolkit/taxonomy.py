@@ -1,4 +1,7 @@
-"""The label set: topic names, descriptions and seed terms, read from ``seeds/topics.toml``."""
+"""The label set: topic names, descriptions and seed terms, read from a topics file.
+
+The default file is ``$TOOLKIT_TOPICS``, else the shipped ``seeds/topics.toml``.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,8 @@ from pathlib import Path
 import tomllib
 
 from toolkit.errors import InputError
+from toolkit.resources import topics_path
 
-_DEFAULT_TOPICS_FILE = Path(__file__).resolve().parent.parent / "seeds" / "topics.toml"
 _NAME_PATTERN = re.compile(r"^[a-z0-9_]+$")
 
 
@@ -41,8 +44,11 @@ class Taxonomy:
 
 
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
-    """Read and check a topics file (TOML, see ``seeds/README.md``)."""
-    path = Path(path) if path is not None else _DEFAULT_TOPICS_FILE
+    """Read and check a topics file (TOML, see ``seeds/README.md``).
+
+    No ``path``: ``$TOOLKIT_TOPICS``, else the shipped ``seeds/topics.toml``.
+    """
+    path = topics_path(path)
     try:
         with open(path, "rb") as handle:
             data = tomllib.load(handle)

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from toolkit.encoders.base import _one_line, folder_hash, normalise_rows
-from toolkit.errors import EncoderError
+from toolkit.errors import EncoderError, InputError
+from toolkit.resources import shipped_model
 
 if TYPE_CHECKING:
     from model2vec import StaticModel
     from tokenizers import Encoding, Tokenizer
 
 STATIC_ENCODER = "static-minilm"
-_REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 _DEFAULT_CHUNK_CACHE = 50_000
 _DEFAULT_MAX_CACHED_CHUNK = 64
 _PER_CHARACTER_NORMALIZERS = {None, "BertNormalizer", "Lowercase", "NFD", "NFKD", "StripAccents"}
@@ -25,16 +25,17 @@ _SPACE_SPLITTING_PRE_TOKENIZERS = {"BertPreTokenizer", "Whitespace", "Whitespace
 
 
 def static_model_path(name: str = STATIC_ENCODER) -> Path:
-    """Where a static model named in ``models/`` lives (this checkout first, then the working directory)."""
-    if Path(name).is_dir():
-        return Path(name)
-    for base in (_REPO_ROOT, Path.cwd()):
-        candidate = base / "models" / name
-        if candidate.is_dir():
-            return candidate
-    raise EncoderError(
-        f"static encoder {name!r} not found in models/: rebuild it with `python scripts/distill_static.py`"
-    )
+    """Where a static model lives: the shipped one by its name, any other as a folder path."""
+    try:
+        path = shipped_model(name) if name == STATIC_ENCODER else Path(name)
+    except InputError as exc:
+        raise EncoderError(str(exc)) from None
+    if not path.is_dir():
+        raise EncoderError(
+            f"static encoder {name!r} not found at {path}: "
+            "rebuild it with `python scripts/distill_static.py` in a checkout, or reinstall toolkit"
+        )
+    return path
 
 
 class StaticEncoder:

