@@ -22,6 +22,7 @@ FIGURES = {
     "pr_curves.png",
     "f1_by_topic.png",
     "f1_by_language.png",
+    "f1_topic_language.png",
     "score_histograms.png",
     "co_predicted.png",
 }

@@ -69,6 +69,7 @@ def write_report(evaluation: Evaluation, folder: str | Path, min_group: int = _D
         "pr_curves.png": _pr_figure(result, scored, None),
         "f1_by_topic.png": _topic_figure(result),
         "f1_by_language.png": _language_figure(result, min_group),
+        "f1_topic_language.png": _grid_figure(result, min_group),
         "score_histograms.png": _histogram_figure(scored),
         "co_predicted.png": _co_figure(result),
     }
@@ -180,6 +181,33 @@ def _language_figure(result: dict, min_group: int) -> Any:
     axis.axhline(result["overall"]["macro"]["f1"], color="#c44", linestyle="--", label="overall macro-F1")
     axis.set_title(f"macro-F1 per language, weakest first (* hatched: fewer than {min_group} articles)")
     axis.legend(loc="lower right", fontsize=8)
+    return figure
+
+
+def _grid_figure(result: dict, min_group: int) -> Any:
+    """A heat map of F1 per language (rows, most articles first) and topic (columns); n/a left blank."""
+    names = list(result["overall"]["labels"])
+    groups = sorted(result["by_language"].items(), key=lambda item: (-item[1]["n"], item[0]))
+    values = _matrix(
+        [
+            [scores["labels"][name]["f1"] if scores["labels"][name]["support"] else None for name in names]
+            for _, scores in groups
+        ]
+    )
+    figure = _new_figure(1.3 * len(names) + 3.5, 0.32 * len(groups) + 1.6)
+    axis = figure.subplots()
+    image = axis.imshow(values, vmin=0, vmax=1, cmap="RdYlGn", aspect="auto")
+    for (i, j), value in np.ndenumerate(values):
+        if not np.isnan(value):
+            support = groups[i][1]["labels"][names[j]]["support"]
+            axis.text(j, i, f"{value:.2f} ({support})", ha="center", va="center", fontsize=8)
+    rows = [f"{lang}{' *' if scores['n'] < min_group else ''} (n={scores['n']})" for lang, scores in groups]
+    axis.set_xticks(range(len(names)), names, rotation=30, ha="right")
+    axis.set_yticks(range(len(groups)), rows, fontsize=8)
+    axis.set_title(
+        f"F1 per language and topic (* fewer than {min_group} articles; blank: no article with it)"
+    )
+    figure.colorbar(image, ax=axis, shrink=0.8)
     return figure
 
 
@@ -478,6 +506,7 @@ def _page(result: dict, min_group: int, figures: set[str]) -> str:
         "<h2>2. F1 per topic and per language</h2>",
         _image("f1_by_topic.png", "F1 per topic", figures),
         _image("f1_by_language.png", "macro-F1 per language", figures),
+        _image("f1_topic_language.png", "F1 per language and topic", figures),
         f'<p class="note">* and hatched: fewer than {min_group} articles (languages) or '
         f"{MIN_RELIABLE_SUPPORT} positive articles (topics); one article moves such a figure a lot. "
         "A topic no article of a language carries shows n/a and is left out of that language's macro-F1.</p>",
