@@ -666,19 +666,58 @@ def evaluate(
         None, "--data", help="Labelled JSONL/CSV (default datasets/test.jsonl in the current folder)."
     ),
     model: Path | None = ModelOption,
-    as_json: bool = typer.Option(False, "--json", help="Print scores as JSON."),
+    as_json: bool = typer.Option(
+        False, "--json", help="Print scores as JSON (with PR curve points, co-predictions, worst errors)."
+    ),
     encoder: str | None = EncoderOption,
+    report: Path | None = typer.Option(
+        None,
+        "--report",
+        help="Also write an HTML report with figures into this folder (DIR/index.html and PNGs, "
+        "readable offline). Needs matplotlib: pip install 'toolkit[report]'.",
+    ),
+    compare: Path | None = typer.Option(
+        None,
+        "--compare",
+        help="A second model (a file, or 'default'/'fast') scored on the same data: side by side in "
+        "the table, the JSON and the report (PR curves overlaid).",
+    ),
+    progress: bool | None = ProgressOption,
 ) -> None:
     """Score a model on labelled data: per-label and per-language precision/recall/F1, macro-F1.
 
-    Example: toolkit eval --data datasets/test.jsonl
+    --report draws the precision-recall curves, F1 per topic and per language, score histograms,
+    which topics are predicted together and the most confident mistakes (with their evidence).
+
+    Examples:
+      toolkit eval --data datasets/test.jsonl
+
+      toolkit eval --model fast --report report/    # then open report/index.html
+
+      toolkit eval --model fast --compare default --report compare/ --json > scores.json
     """
-    from toolkit.evaluation import evaluate_model, format_evaluation
+    from toolkit.evaluation import format_evaluation, run_evaluation
+    from toolkit.progress import Progress, progress_wanted
 
     _require_stdout()
+    if report is not None:
+        from toolkit.report import require_matplotlib
 
+        require_matplotlib()
     data = _default_data(data, _DEFAULT_TEST)
-    result = evaluate_model(_load(model, encoder), data)
+    first = _load(model, encoder)
+    second = _load(compare) if compare is not None else None
+    names = (str(_model_path(model)), str(_model_path(compare)) if compare is not None else "")
+    bar = Progress(progress_wanted(progress), unit=" articles")
+    try:
+        evaluation = run_evaluation(first, data, second, names, bar)
+    finally:
+        bar.close()
+    if report is not None:
+        from toolkit.report import write_report
+
+        typer.echo(f"report written to {write_report(evaluation, report)}", err=True)
+    result = evaluation.result
     typer.echo(json.dumps(result, ensure_ascii=False, indent=2) if as_json else format_evaluation(result))
 
 
