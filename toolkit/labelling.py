@@ -44,6 +44,7 @@ from toolkit.text import word_count
 
 if TYPE_CHECKING:
     from toolkit.classifier import TopicClassifier
+    from toolkit.io.readers import RecordStream
 
 _DEFAULT_BATCH_SIZE = 64
 _SCORE_DECIMALS = 4
@@ -209,6 +210,66 @@ class LabelJob:
         self.done = done
 
 
+@dataclass
+class LabelPlan:
+    """A checked labelling job whose output is not touched yet: what :func:`label_file` and engines share.
+
+    ``records`` is the open input, ``writer`` serialises the output format,
+    ``run`` is the run record's content (input, model, options).
+    """
+
+    output: Path | None
+    records: RecordStream
+    writer: RecordWriter
+    keep: Keep
+    run: dict
+
+
+def plan_label_job(
+    model: TopicClassifier,
+    input: str | Path,
+    output: str | Path | None,
+    *,
+    fmt: str | None = None,
+    id_field: str = "id",
+    text_field: str = "text",
+    batch_size: int = _DEFAULT_BATCH_SIZE,
+    workers: int = 1,
+    resume: bool = False,
+    stdout: IO[str] | None = None,
+    evidence: bool = False,
+    delimiter: str | None = None,
+    output_format: str | None = None,
+    keep: Iterable[str] = (),
+    keep_all: bool = False,
+) -> LabelPlan:
+    """Check the options and open the input of a :func:`label_file` job, before any output is touched."""
+    _check_options(batch_size, workers)
+    output = Path(output) if output is not None else None
+    if resume and output is None:
+        raise UsageError("--resume needs --output (the file to continue)")
+    kept = keep_fields(keep, keep_all, id_field=id_field, text_field=text_field)
+    output_format = _output_format(output_format, output)
+    _refuse_same_file(input, output, stdout)
+    records = iter_records(input, fmt, id_field, text_field, delimiter=delimiter)
+    writer = _writer(output_format, model, kept, records.columns, evidence, id_field, text_field)
+    run = {
+        "input": _input_identity(input),
+        "model": model_fingerprint(model),
+        "options": {
+            "format": fmt,
+            "id_field": id_field,
+            "text_field": text_field,
+            "evidence": evidence,
+            "delimiter": delimiter,
+            "output_format": output_format,
+            "keep": list(kept.names),
+            "keep_all": kept.every,
+        },
+    }
+    return LabelPlan(output, records, writer, kept, run)
+
+
 def label_file(
     model: TopicClassifier,
     input: str | Path,
@@ -245,29 +306,24 @@ def label_file(
     progress, also after an interruption.
     """
     job = job or LabelJob()
-    _check_options(batch_size, workers)
-    output = Path(output) if output is not None else None
-    if resume and output is None:
-        raise UsageError("--resume needs --output (the file to continue)")
-    kept = keep_fields(keep, keep_all, id_field=id_field, text_field=text_field)
-    output_format = _output_format(output_format, output)
-    _refuse_same_file(input, output, stdout)
-    records = iter_records(input, fmt, id_field, text_field, delimiter=delimiter)
-    writer = _writer(output_format, model, kept, records.columns, evidence, id_field, text_field)
-    run = {
-        "input": _input_identity(input),
-        "model": model_fingerprint(model),
-        "options": {
-            "format": fmt,
-            "id_field": id_field,
-            "text_field": text_field,
-            "evidence": evidence,
-            "delimiter": delimiter,
-            "output_format": output_format,
-            "keep": list(kept.names),
-            "keep_all": kept.every,
-        },
-    }
+    plan = plan_label_job(
+        model,
+        input,
+        output,
+        fmt=fmt,
+        id_field=id_field,
+        text_field=text_field,
+        batch_size=batch_size,
+        workers=workers,
+        resume=resume,
+        stdout=stdout,
+        evidence=evidence,
+        delimiter=delimiter,
+        output_format=output_format,
+        keep=keep,
+        keep_all=keep_all,
+    )
+    output, records, writer, kept, run = plan.output, plan.records, plan.writer, plan.keep, plan.run
     if output is None:
         _write(stdout, writer.header())
         job.counts = run_label_job(
