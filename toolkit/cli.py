@@ -556,6 +556,23 @@ def label(
     keep_all: bool = typer.Option(
         False, "--keep-all", help="Copy every input field except the id and the text into each output record."
     ),
+    engine: str | None = typer.Option(
+        None,
+        "--engine",
+        help="Run on a distributed engine instead of --workers: dask (pip install 'toolkit[dask]'). "
+        "The output is the same, byte for byte.",
+    ),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        help="With --engine dask: the address of a running Dask scheduler (tcp://HOST:8786).",
+    ),
+    local: int | None = typer.Option(
+        None,
+        "--local",
+        help="With --engine dask: start N worker processes on this machine, on 127.0.0.1 only "
+        "(the default without --scheduler: one per core).",
+    ),
     show_progress: bool | None = ProgressOption,
 ) -> None:
     """Label a batch: one output record per record in, in input order; bad records become error records.
@@ -576,9 +593,13 @@ def label(
       toolkit label feed.csv --output labelled.csv --keep url,published
 
       toolkit label feed.jsonl --output labelled.parquet --keep url
+
+      toolkit label day.jsonl --output labelled.jsonl --engine dask --scheduler tcp://10.0.0.5:8786
     """
+    from toolkit.engines.dask import check_engine_options
     from toolkit.labelling import LabelJob, label_file
 
+    check_engine_options(engine, scheduler, local, workers, output)
     if output is None:
         _require_stdout()
     loaded = _load(model, encoder, threshold, min_score)
@@ -586,25 +607,28 @@ def label(
     job = LabelJob()
     with _sigterm_as_interrupt() as stopped_by:
         try:
-            counts = label_file(
-                loaded,
-                input,
-                output,
+            options = dict(
                 fmt=fmt,
                 id_field=id_field,
                 text_field=text_field,
                 batch_size=batch_size,
-                workers=workers,
                 resume=resume,
                 job=job,
                 on_progress=progress.update,
-                stdout=sys.stdout,
                 evidence=evidence,
                 delimiter=delimiter,
                 output_format=output_format,
                 keep=[name.strip() for value in keep or [] for name in value.split(",")],
                 keep_all=keep_all,
             )
+            if engine is None:
+                counts = label_file(loaded, input, output, workers=workers, stdout=sys.stdout, **options)
+            else:
+                from toolkit.engines.dask import label_file_on_dask
+
+                counts = label_file_on_dask(
+                    loaded, input, output, scheduler=scheduler, local=local, **options
+                )
         except KeyboardInterrupt:
             progress.close()
             if output:

@@ -55,7 +55,7 @@ class Record:
 
     id: Any
     text: str | None
-    line: int
+    line: int | None  # None: a record from an in-memory collection, which has no line numbers
     error: str | None = None
     extra: dict = field(default_factory=dict)
     id_from_row: bool = False  # a CSV without an id column: the id is the row's line number
@@ -279,7 +279,7 @@ def _iter_json_array(
         raise InputError(f"{source} is not a JSON array of objects")
     for position, item in enumerate(items, start=1):
         if isinstance(item, dict):
-            yield _record_from_mapping(item, position, id_field, text_field)
+            yield record_from_mapping(item, position, id_field, text_field)
         else:
             yield Record(None, None, position, f"item is a JSON {type(item).__name__}, not an object")
 
@@ -355,32 +355,35 @@ class _Lines:
 
 def _iter_jsonl(lines: _Lines, id_field: str, text_field: str) -> Iterator[Record]:
     for raw in lines:
-        line_no = lines.number
         if raw is _OVERSIZED:
-            yield Record(None, None, line_no, f"line is longer than {lines.limit:,} characters")
+            yield Record(None, None, lines.number, f"line is longer than {lines.limit:,} characters")
             continue
-        # ASCII blanks only: a line of U+001F or U+2028 is a bad record, not a blank one
-        line = raw.strip(_BLANK)
-        if not line:
-            continue
-        if _has_surrogates(line):
-            yield Record(None, None, line_no, "line is not valid UTF-8")
-            continue
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield Record(None, None, line_no, f"malformed JSON: {exc.msg} (column {exc.colno})")
-            continue
-        except RecursionError:
-            yield Record(None, None, line_no, "malformed JSON: nested too deeply")
-            continue
-        except ValueError as exc:  # an integer of thousands of digits
-            yield Record(None, None, line_no, f"malformed JSON: {_json_value_problem(exc)}")
-            continue
-        if not isinstance(obj, dict):
-            yield Record(None, None, line_no, f"line is a JSON {type(obj).__name__}, not an object")
-            continue
-        yield _record_from_mapping(obj, line_no, id_field, text_field)
+        record = record_from_line(raw, lines.number, id_field, text_field)
+        if record is not None:
+            yield record
+
+
+def record_from_line(
+    raw: str, line_no: int | None, id_field: str = "id", text_field: str = "text"
+) -> Record | None:
+    """The record of one JSONL line (an error record when it is not a JSON object); None for a blank line."""
+    # ASCII blanks only: a line of U+001F or U+2028 is a bad record, not a blank one
+    line = raw.strip(_BLANK)
+    if not line:
+        return None
+    if _has_surrogates(line):
+        return Record(None, None, line_no, "line is not valid UTF-8")
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return Record(None, None, line_no, f"malformed JSON: {exc.msg} (column {exc.colno})")
+    except RecursionError:
+        return Record(None, None, line_no, "malformed JSON: nested too deeply")
+    except ValueError as exc:  # an integer of thousands of digits
+        return Record(None, None, line_no, f"malformed JSON: {_json_value_problem(exc)}")
+    if not isinstance(obj, dict):
+        return Record(None, None, line_no, f"line is a JSON {type(obj).__name__}, not an object")
+    return record_from_mapping(obj, line_no, id_field, text_field)
 
 
 def _json_value_problem(exc: ValueError) -> str:
@@ -451,14 +454,17 @@ def _iter_csv(
             continue
         fields = dict(zip(header, row, strict=True))
         if id_field not in header:
-            record = _record_from_mapping({**fields, id_field: start}, start, id_field, text_field)
+            record = record_from_mapping({**fields, id_field: start}, start, id_field, text_field)
             record.id_from_row = True
             yield record
             continue
-        yield _record_from_mapping(fields, start, id_field, text_field)
+        yield record_from_mapping(fields, start, id_field, text_field)
 
 
-def _record_from_mapping(obj: dict, line_no: int, id_field: str, text_field: str) -> Record:
+def record_from_mapping(
+    obj: dict, line_no: int | None, id_field: str = "id", text_field: str = "text"
+) -> Record:
+    """The record of one JSON object or CSV row; an error record when its id or text is missing or bad."""
     record_id = obj.get(id_field)
     extra = {k: v for k, v in obj.items() if k not in (id_field, text_field)}
     if record_id is None or (isinstance(record_id, str) and not record_id.strip()):
