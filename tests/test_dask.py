@@ -103,12 +103,12 @@ def test_a_missing_dask_says_how_to_install_it(monkeypatch, model, tmp_path):
 
 @pytest.mark.parametrize("name", ["fast", "default"])
 def test_shipped_models_pickle_after_predicting(name):
-    from toolkit.cli import _model_path
     from toolkit.encoders.e5 import cpu_supported
+    from toolkit.resources import model_path
 
     if name == "default" and not cpu_supported():
         pytest.skip("the default model's encoder needs AVX2 and FMA")
-    model = TopicClassifier.load(_model_path(name))
+    model = TopicClassifier.load(model_path(name))
     texts = [
         "The central bank raised interest rates on Tuesday.",
         "Chipmakers expand a wafer fab in Arizona.",

@@ -55,6 +55,7 @@ _IN_FLIGHT_PER_THREAD = 2
 _RETRIES = 2  # a partition that raises is run up to three times (a dead worker is Dask's own matter)
 _LOOPBACK = "127.0.0.1"
 _CONNECT_TIMEOUT = "30s"
+_WORKER_WAIT_SECONDS = 120
 _DASK_HINT = "the Dask engine needs dask and distributed: pip install 'toolkit[dask]'"
 _DATAFRAME_HINT = "Dask data frames need dask[dataframe]: pip install 'dask[dataframe]'"
 
@@ -337,6 +338,13 @@ def _client(scheduler: str | None, local: int | None) -> Iterator[Client]:
         except (OSError, ValueError) as exc:
             raise ToolkitError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     try:
+        try:
+            client.wait_for_workers(1, timeout=_WORKER_WAIT_SECONDS)
+        except TimeoutError:
+            raise ToolkitError(
+                f"the Dask scheduler at {scheduler} has had no worker for {_WORKER_WAIT_SECONDS} s: "
+                "start some (dask worker ADDRESS), then --resume"
+            ) from None
         yield client
     finally:
         client.close()
