@@ -78,10 +78,15 @@ def label_frame(
     ]
     outputs = _labelled(model, records, batch_size, evidence, Keep())
     columns = frame_columns(model, evidence)
+    dtypes, flat = _dtypes(columns), [flat_values(out, columns) for out in outputs]
+    # column by column: an object column keeps None for a missing value, whatever its other rows hold
     labelled = pd.DataFrame(
-        [flat_values(out, columns) for out in outputs], columns=columns, index=frame.index
+        {
+            name: pd.Series([row[name] for row in flat], dtype=dtypes[name], index=frame.index)
+            for name in columns
+        },
+        index=frame.index,
     )
-    labelled = labelled.astype(_dtypes(columns))
     copies = frame[list(kept.names)].rename(columns=kept_name)
     return pd.concat([labelled, copies], axis=1)
 
