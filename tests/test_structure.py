@@ -6,11 +6,15 @@ import ast
 import io
 import json
 import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 from sklearn.base import clone
 
+from tests.conftest import ROOT
 from toolkit.classifier import TopicClassifier
 from toolkit.io import Record
 from toolkit.labelling import run_label_job
@@ -110,3 +114,33 @@ def test_spawned_workers_label_like_one_process(model_file, corpus):
         assert counts["ok"] == len(records)
         outputs[method] = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert outputs["spawn"] == outputs[None]
+
+
+def test_labelling_never_imports_scikit_learn(model_file):
+    """scikit-learn costs about a second of every cold start; only training and eval may load it."""
+    code = (
+        "import sys\n"
+        "from toolkit import TopicClassifier\n"
+        "from toolkit.io import Record\n"
+        "from toolkit.labelling import label_batch\n"
+        "model = TopicClassifier.load(sys.argv[1])\n"
+        "out = label_batch(model, [Record('a', 'The foundry will make chips on a new process.', 1)])\n"
+        "assert out[0]['status'] == 'ok', out\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in ('sklearn', 'scipy.stats')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(model_file)], capture_output=True, text=True, timeout=120, cwd=ROOT
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_parameters_follow_the_estimator_contract():
+    from sklearn.utils import get_tags
+
+    model = TopicClassifier(C=3.0)
+    assert repr(model) == "TopicClassifier(C=3.0)"
+    assert model.set_params(char_weight=2.0) is model and model.get_params()["char_weight"] == 2.0
+    with pytest.raises(ValueError, match="invalid parameter 'alpha' for TopicClassifier"):
+        model.set_params(alpha=1)
+    assert get_tags(model).target_tags.required is False

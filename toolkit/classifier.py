@@ -21,8 +21,6 @@ from pathlib import Path
 
 import numpy as np
 from scipy import sparse
-from sklearn.base import BaseEstimator
-from sklearn.exceptions import NotFittedError
 
 from toolkit.cache import cached_map, source_hash, with_cache
 from toolkit.cleaning import prepare
@@ -37,6 +35,7 @@ from toolkit.encoders import (
 )
 from toolkit.encoders.base import VerifiedEncoder
 from toolkit.errors import ModelError
+from toolkit.estimator import Estimator
 from toolkit.features import FEATURE_SETS, CharNgrams
 from toolkit.taxonomy import Taxonomy, Topic
 from toolkit.text import paragraph_units
@@ -89,7 +88,7 @@ class _Features:
         )
 
 
-class TopicClassifier(BaseEstimator):
+class TopicClassifier(Estimator):
     """Multi-label news topic classifier: clean -> paragraph units -> embed + char n-grams -> logistic heads.
 
     Parameters are only stored here; ``fit`` does the work and sets the
@@ -455,6 +454,8 @@ class TopicClassifier(BaseEstimator):
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "coef_"):
+            from sklearn.exceptions import NotFittedError  # scikit-learn is loaded only when it is needed
+
             raise NotFittedError(
                 "this TopicClassifier is not fitted yet: call fit() or TopicClassifier.load()"
             )
