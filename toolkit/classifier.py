@@ -485,12 +485,10 @@ class TopicClassifier(Estimator):
         units = features.units or []
         if self.paragraph_weight_ == 0:
             features.multi[:] = False
-        doc, unit_max, unit_proba = self._scores(
-            features, self.chars_, (self.coef_, self.intercept_), self._unit_heads()
-        )
-        proba = _pool(
-            doc, unit_max, features.multi, self.paragraph_weight_, mean=self._unit_heads() is not None
-        )
+        unit_heads = self._unit_heads()
+        heads = (self.coef_, self.intercept_)
+        doc, unit_max, unit_proba = self._scores(features, self.chars_, heads, unit_heads)
+        proba = _pool(doc, unit_max, features.multi, self.paragraph_weight_, mean=unit_heads is not None)
         per_body_units: list[list[str]] = [[] for _ in bodies]
         per_body_rows: list[list[int]] = [[] for _ in bodies]
         for row, owner in enumerate(features.owners):
