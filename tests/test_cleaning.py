@@ -101,6 +101,43 @@ def test_plain_article_is_untouched():
     )
 
 
+_LEAD = (
+    "Dockside Robotics said on Tuesday it had raised 40 million euros to build warehouse robots that learn "
+    "new picking tasks from a few demonstrations. The company plans to double its engineering team in Lyon."
+)
+_SECTION = (
+    "The firm also named a new partner. It will develop a vision system with a university lab in Grenoble, "
+    "where both teams will share test sites and data. The first trials start in the spring."
+)
+
+_LEAD_MORE = (
+    "Dockside Robotics was founded in 2021 by two engineers from a parcel company. Its robots learn "
+    "to pick parcels in the warehouse from a few demonstrations and now run at three sites."
+)
+
+
+def test_excerpt_cut_mid_paragraph_keeps_its_last_paragraph():
+    text = f"Warehouse robot maker raises funds\n\n{_LEAD}\n\n" + (
+        "Its previous round, led by two regional funds, was used to open a test warehouse near the port, "
+        "where the robots now handle about four thousand parcels a day for local retailers and"
+    )
+    body = clean(text).body
+    assert "four thousand parcels a day for local retailers and" in body
+
+
+def test_section_under_a_subheading_is_kept_but_a_teaser_list_is_not():
+    section = f"Warehouse robot maker raises funds\n\n{_LEAD}\n\nA new partner\n\n{_SECTION}"
+    assert _SECTION in clean(section).body
+    teasers = (
+        f"Warehouse robot maker raises funds\n\n{_LEAD}\n\n{_SECTION}\n\n{_LEAD_MORE}\n\nRelated Articles\n\n"
+        "Veteran striker signs a two-year deal with his first club.\n\n"
+        "Ferry operator adds a night crossing for the summer season.\n\n"
+        "Bakery chain opens its fiftieth shop in the north."
+    )
+    body = clean(teasers).body
+    assert _SECTION in body and "Ferry operator" not in body
+
+
 def test_empty_and_short_inputs():
     assert clean("").body == ""
     assert clean("   \n\n ").body == ""

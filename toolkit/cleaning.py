@@ -25,6 +25,8 @@ from toolkit.text import CJK_CHAR, NON_CJK_WORD, script_of
 _DEFAULT_MAX_CHARS = 200_000
 _DEFAULT_MIN_SENTENCE_UNITS = 9
 _DEFAULT_COHESION = 0.22
+_DEFAULT_PROSE_UNITS = 45
+_DEFAULT_CUT_UNITS = 20
 _TERMINAL = tuple('.!?。！？؟"”»)…')
 _FULL_STOPS = (".", "!", "?", "。", "！", "？", "؟")
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
@@ -168,7 +170,8 @@ def _clean_text(text: str) -> CleanResult:
     if not anchors:
         return _keep_all_but_shapes(lines)
     first, last = anchors[0], anchors[-1]
-    last = _trim_tail(lines, first, last, body_script)
+    trimmed = _trim_tail(lines, first, last, body_script)
+    last = _extend_cut_tail(lines, last, body_script) if trimmed == last else trimmed
     kept: list[str] = []
     kept_lines: list[int] = []
     removed: list[RemovedBlock] = []
@@ -414,7 +417,8 @@ def _trim_tail(lines: list[_Line], first: int, last: int, body_script: str) -> i
         reference = sorted(_cohesion_all(body, body))[len(body) // 2]
         mean = sum(scores) / len(scores)
         if mean < max(_DEFAULT_COHESION, 0.75 * reference) or all(ln.meta for ln in tail):
-            last = tail_start - 2
+            prose = [position for position, line in enumerate(tail) if _prose(line)]
+            last = tail_start + prose[-1] if prose else tail_start - 2
     while last > first:
         final = lines[last]
         others = [ln for ln in core if ln is not final and ln.index < final.index]
@@ -424,6 +428,47 @@ def _trim_tail(lines: list[_Line], first: int, last: int, body_script: str) -> i
             break
         last -= 1
     return last
+
+
+def _extend_cut_tail(lines: list[_Line], last: int, body_script: str) -> int:
+    """Move the article's end down over a paragraph cut off mid-sentence (and a subheading before it).
+
+    Scraped pages and feed excerpts often stop inside a paragraph: its line has
+    no final stop, so it is no sentence, yet it is article text. A long line of
+    the body's script with no chrome shape is taken as such; a teaser headline
+    is shorter.
+    """
+    position = last + 1
+    while position < len(lines):
+        line = lines[position]
+        if _cut_paragraph(line, body_script):
+            last = position
+            position += 1
+        elif position + 1 < len(lines) and _cut_paragraph(lines[position + 1], body_script) and not line.meta:
+            position += 1  # a subheading between two paragraphs
+        else:
+            break
+    return last
+
+
+def _cut_paragraph(line: _Line, body_script: str) -> bool:
+    return (
+        line.units >= _DEFAULT_CUT_UNITS
+        and line.script == body_script
+        and not line.meta
+        and _chrome_reason(line, body_script) is None
+    )
+
+
+def _prose(line: _Line) -> bool:
+    """Whether a line under a subheading reads as a paragraph of the article's next section.
+
+    Teasers and notices are one or two short sentences a line; an article
+    section has paragraphs of several sentences or long ones (excerpts cut
+    after two thousand characters often end in such a section, and its facts
+    count), so the block is kept down to its last such paragraph.
+    """
+    return not line.meta and (line.units >= _DEFAULT_PROSE_UNITS or _inner_stops(line.text) >= 2)
 
 
 def _strip_prefix(text: str, removed: list[RemovedBlock], index: int) -> str:
