@@ -8,7 +8,8 @@ Steps, all seeded so the output is reproducible:
    in the body's language or another one, so training sees what production
    sees (headers, tickers, bylines, inline "read also" markers, footers,
    related-article teasers);
-3. split into train and test, stratified by language and label combination, whole stories at a time
+3. split into train and test by a seeded hash of each story, whole stories at a time (stable when
+   articles are added)
    (every record carries ``story``: articles written from one real story share it, so paraphrases
    never sit on both sides of the split, and `toolkit train` cross-validates grouped by it).
 
@@ -19,6 +20,7 @@ Usage: python scripts/build_dataset.py [--wrap-share 0.4] [--test-share 0.25] [-
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import random
 import sys
@@ -126,25 +128,19 @@ def wrap_recoverably(
     return text, language
 
 
-def split(docs: list[dict], test_share: float, rng: random.Random) -> tuple[list[dict], list[dict]]:
-    """Split whole stories, stratified by the (language, label combination) of each story's first article."""
-    stories = defaultdict(list)
-    for doc in docs:
-        stories[doc["story"]].append(doc)
-    strata = defaultdict(list)
-    for name in sorted(stories):
-        first = stories[name][0]
-        strata[(first["language"], "+".join(sorted(first["labels"])))].append(name)
+def split(docs: list[dict], test_share: float, seed: int) -> tuple[list[dict], list[dict]]:
+    """Split whole stories: a story is in the test split when a seeded hash of its name falls below the share.
+
+    Each story's side depends on its own name only, so articles added later
+    never move an earlier story across the split (a shuffle of the whole list
+    did: one round of additions once moved 443 of 623 test articles). The
+    shares come out close to the target in every language (0.20-0.28 on the
+    2,904-article corpus) without stratifying.
+    """
     train, test = [], []
-    carry = 0.0
-    for key in sorted(strata):
-        group = strata[key]
-        rng.shuffle(group)
-        carry += len(group) * test_share
-        n_test = int(carry)
-        carry -= n_test
-        for position, name in enumerate(group):
-            (test if position < n_test else train).extend(stories[name])
+    for doc in docs:
+        digest = hashlib.sha256(f"{seed}:{doc['story']}".encode()).digest()
+        (test if int.from_bytes(digest[:8], "big") / 2**64 < test_share else train).append(doc)
     return sorted(train, key=lambda d: d["id"]), sorted(test, key=lambda d: d["id"])
 
 
@@ -177,7 +173,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--topics", type=Path, default=None)
     args = parser.parse_args(argv)
     labels = known_labels(args.topics)
-    rng = random.Random(args.seed)
     chrome = load_chrome(args.chrome)
     docs, problems = [], []
     for path in sorted(args.raw.glob("*.txt")) + sorted(args.raw.glob("v2/*.txt")):
@@ -212,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
                 "story": doc.get("story") or doc["id"],
             }
         )
-    train, test = split(records, args.test_share, rng)
+    train, test = split(records, args.test_share, args.seed)
     for name, rows in (("train", train), ("test", test)):
         with open(args.out / f"{name}.jsonl", "w", encoding="utf-8") as handle:
             for row in rows:
