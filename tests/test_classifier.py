@@ -120,3 +120,32 @@ def test_score_table_says_n_a_for_a_label_without_positives_and_counts_documents
     assert energy.split() == ["energy", "n/a", "n/a", "n/a", "0"]
     macro = next(line for line in table.splitlines() if line.startswith("macro"))
     assert len(macro.split()) == 4 and "(3 documents" in table
+
+
+def test_threshold_tolerance_takes_the_lowest_threshold_near_the_best_f1():
+    from toolkit.classifier import _THRESHOLD_GRID, _best_threshold, _f1_per_threshold
+
+    rng = np.random.default_rng(0)
+    truth = (rng.random(400) < 0.4).astype(int)
+    scores = np.clip(np.where(truth == 1, rng.normal(0.62, 0.15, 400), rng.normal(0.3, 0.15, 400)), 0, 1)
+    f1s = _f1_per_threshold(scores, truth)
+    best = _best_threshold(scores, truth)
+    lenient = _best_threshold(scores, truth, tolerance=0.02)
+    assert lenient < best
+    assert f1s[np.flatnonzero(_THRESHOLD_GRID == lenient)[0]] >= f1s.max() - 0.02
+    assert all(f1 < f1s.max() - 0.02 for f1 in f1s[_THRESHOLD_GRID < lenient])
+
+
+def test_threshold_tolerance_is_a_stored_parameter_and_recorded_in_the_file(corpus, taxonomy, tmp_path):
+    from sklearn.base import clone
+
+    model = TopicClassifier(
+        encoder="hashing", topics=taxonomy, cv=3, paragraph_weight=0.5, threshold_tolerance=0.0
+    )
+    assert clone(model).get_params()["threshold_tolerance"] == 0.0
+    strict = model.fit([d["text"] for d in corpus], [d["labels"] for d in corpus])
+    lenient = clone(model).set_params(threshold_tolerance=0.2)
+    lenient.fit([d["text"] for d in corpus], [d["labels"] for d in corpus])
+    assert (lenient.thresholds_ <= strict.thresholds_).all()
+    assert (lenient.thresholds_ < strict.thresholds_).any()
+    assert TopicClassifier.load(lenient.save(tmp_path / "m.safetensors")).threshold_tolerance == 0.2

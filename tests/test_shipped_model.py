@@ -48,13 +48,6 @@ def _classify_seeds(model: str) -> dict[str, dict]:
     return {record["id"].rsplit("/", 1)[-1]: record for record in records}
 
 
-# The default model's known misses on the seeds: physical_ai stated in one paragraph of a long
-# article scores under its threshold (001, 004; 002 at 0.48 against 0.49 since the unit heads).
-_DEFAULT_SEED_MISSES = {
-    "001_63d37fc5c12085c5.txt",
-    "002_2749a7f89a65bdfd.txt",
-    "004_96b0d3aaf8e8137b.txt",
-}
 _SEEDS = pytest.mark.skipif(not SHARED_SEEDS.is_dir(), reason="../shared/seeds is not present")
 
 
@@ -68,29 +61,16 @@ def test_seed_articles_keep_their_languages(model):
 
 
 @_SEEDS
-def test_seed_articles_get_their_topics():
+@pytest.mark.parametrize("model", ["default", "fast"])
+def test_seed_articles_get_every_topic(model):
     expected = _seed_expectations()
-    got = _classify_seeds("default")
-    for name in sorted(set(expected) - _DEFAULT_SEED_MISSES):
-        assert sorted(got[name]["labels"]) == sorted(expected[name]["labels"]), (name, got[name]["scores"])
-
-
-@_SEEDS
-@pytest.mark.xfail(strict=True, reason="known misses of the default model on seeds 001, 002 and 004")
-def test_seed_articles_get_their_topics_known_misses():
-    expected = _seed_expectations()
-    got = _classify_seeds("default")
-    assert all(
-        sorted(got[name]["labels"]) == sorted(expected[name]["labels"]) for name in _DEFAULT_SEED_MISSES
-    )
-
-
-@_SEEDS
-def test_fast_model_gets_every_seed_topic():
-    expected = _seed_expectations()
-    got = _classify_seeds("fast")
-    wrong = [name for name in expected if sorted(got[name]["labels"]) != sorted(expected[name]["labels"])]
-    assert wrong == []
+    got = _classify_seeds(model)
+    wrong = {
+        name: got[name]["scores"]
+        for name in expected
+        if sorted(got[name]["labels"]) != sorted(expected[name]["labels"])
+    }
+    assert wrong == {}
 
 
 _SAMPLES = {
@@ -108,14 +88,18 @@ def _label_samples(model: str) -> dict[str, list[str]]:
     return {r["id"]: sorted(r["labels"]) for r in records}
 
 
-def test_samples_get_their_topics():
-    assert _label_samples("fast") == _SAMPLES
-    got = _label_samples("default")
-    assert {k: v for k, v in got.items() if k != "en_in_arabic_chrome"} == {
-        k: v for k, v in _SAMPLES.items() if k != "en_in_arabic_chrome"
-    }
-    # known: the default model adds consortium (0.52 against 0.51) to the Arabic-chrome sample
-    assert set(_SAMPLES["en_in_arabic_chrome"]) <= set(got["en_in_arabic_chrome"])
+# Labels in a grey zone of ../shared/LABELLING.md, which a model may add without being wrong: the
+# Japanese joint venture states each side's capital share (51/49) but no sum, and the rule counts
+# "a stated commitment of money, with or without an amount".
+_GREY = {"ja_with_menus": {"funding"}}
+
+
+@pytest.mark.parametrize("model", ["default", "fast"])
+def test_samples_get_their_topics(model):
+    got = _label_samples(model)
+    assert set(got) == set(_SAMPLES)
+    for name, expected in _SAMPLES.items():
+        assert set(expected) <= set(got[name]) <= set(expected) | _GREY.get(name, set()), (name, got[name])
 
 
 def test_default_classify_path_imports_no_torch(tmp_path):

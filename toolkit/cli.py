@@ -247,6 +247,13 @@ def train(
         1.0, "--char-weight", min=0.0, help="Weight of the character n-gram block against the embedding."
     ),
     cv: int = typer.Option(5, "--cv", min=2, help="Cross-validation folds for thresholds and scores."),
+    threshold_tolerance: float = typer.Option(
+        0.01,
+        "--threshold-tolerance",
+        min=0.0,
+        max=1.0,
+        help="Each threshold: the lowest whose cross-validated F1 is within this of the best (0: the best).",
+    ),
     test: Path | None = typer.Option(
         None,
         "--test",
@@ -282,6 +289,7 @@ def train(
         char_weight=char_weight,
         cv=cv,
         seed=seed,
+        threshold_tolerance=threshold_tolerance,
     )
     groups = [doc.story or doc.id for doc in docs] if any(doc.story for doc in docs) else None
     bars = Progress(progress_wanted(progress))

@@ -357,12 +357,14 @@ def check_metadata(metadata: dict, where: str) -> dict[str, tuple[str, tuple[int
         params,
         "params.",
         required=("features", "C", "char_weight", "paragraph_weight", "cv", "seed", "clean"),
-        optional=("uncertainty_margin", "unit_heads"),
+        optional=("uncertainty_margin", "unit_heads", "threshold_tolerance"),
     )
     if "unit_heads" in params and params["unit_heads"] is not True:
         raise fields.bad("params.unit_heads", "must be true when present", params["unit_heads"])
     if "uncertainty_margin" in params:
         fields.number(params["uncertainty_margin"], "params.uncertainty_margin", 0.0, 0.5)
+    if "threshold_tolerance" in params:
+        fields.number(params["threshold_tolerance"], "params.threshold_tolerance", 0.0, 1.0)
     if params["features"] not in FEATURE_SETS:
         raise fields.bad("params.features", f"must be one of {', '.join(FEATURE_SETS)}", params["features"])
     fields.number(params["C"], "params.C", 0.0, 1e6, open_low=True)
