@@ -200,6 +200,11 @@ def _clean_text(text: str) -> CleanResult:
     return CleanResult("\n\n".join(kept), removed, kept_lines)
 
 
+def read_part(text: str, max_chars: int = _DEFAULT_MAX_CHARS) -> str:
+    """The part of a plain text that :func:`prepare` reads: a very long text is cut first."""
+    return text[:max_chars]
+
+
 def prepare(text: str, max_chars: int = _DEFAULT_MAX_CHARS) -> tuple[CleanResult, bool]:
     """The article as every caller scores it: the first ``max_chars`` characters, cleaned.
 
@@ -210,7 +215,7 @@ def prepare(text: str, max_chars: int = _DEFAULT_MAX_CHARS) -> tuple[CleanResult
         page = extract(text)
         result = _clean_page(page, max_chars)
         return result, page.truncated or len(page.body) > max_chars
-    head = text[:max_chars]
+    head = read_part(text, max_chars)
     result = _clean_text(head)
     if not result.body.strip():
         result = CleanResult(head.strip())

@@ -236,9 +236,9 @@ def _sentences_with_terms(
 
 def _cleaned_part(text: str, model: Scorer) -> str:
     """The part of ``text`` the cleaner read (a very long text is cut first)."""
-    from toolkit.cleaning import _DEFAULT_MAX_CHARS
+    from toolkit.cleaning import read_part
 
-    return text[:_DEFAULT_MAX_CHARS] if model.clean else text
+    return read_part(text) if model.clean else text
 
 
 def _best(
