@@ -457,6 +457,7 @@ def _extend_cut_tail(lines: list[_Line], last: int, body_script: str) -> int:
 
 
 def _cut_paragraph(line: _Line, body_script: str) -> bool:
+    """Whether a line that is no sentence is still long article text of the body's script."""
     return (
         line.units >= _DEFAULT_CUT_UNITS
         and line.script == body_script
