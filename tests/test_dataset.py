@@ -110,3 +110,10 @@ def test_no_seed_sentence_is_copied():
     for path in ours:
         shared = _eight_grams(path.read_text(encoding="utf-8")) & seed_grams
         assert not shared, f"{path} shares text with the seed articles: {sorted(shared)[:3]}"
+
+
+def test_excluded_stories_are_in_neither_split(splits):
+    lines = (ROOT / "datasets" / "raw" / "excluded_stories.tsv").read_text(encoding="utf-8").splitlines()[1:]
+    excluded = {line.split("\t")[0] for line in lines if line.strip()}
+    assert excluded
+    assert not excluded & {doc.story for doc in splits[0] + splits[1]}
