@@ -234,6 +234,32 @@ def test_a_worker_killed_mid_job_still_gives_the_full_identical_output(cluster, 
     assert counts["ok"] + counts["error"] == 502
 
 
+def test_a_partition_the_scheduler_cancels_is_run_again(cluster, model, tmp_path):
+    from distributed import Client, Future
+
+    source = _write_input(tmp_path / "in.jsonl")
+    _plain(model, source, tmp_path / "plain.jsonl")
+    cancelled = []
+    with Client(cluster) as client:
+
+        def cancel_a_running_partition(done):
+            if cancelled:
+                return
+            keys = [
+                key for keys in client.processing().values() for key in keys if "_label_partition" in str(key)
+            ]
+            if keys:
+                client.cancel([Future(keys[0], client=client)], force=True)
+                cancelled.append(keys[0])
+
+        counts = _on_dask(
+            model, source, tmp_path / "dask.jsonl", cluster, on_progress=cancel_a_running_partition
+        )
+    assert cancelled
+    assert (tmp_path / "dask.jsonl").read_bytes() == (tmp_path / "plain.jsonl").read_bytes()
+    assert counts["ok"] + counts["error"] == 502
+
+
 def test_an_interrupted_run_resumes_only_its_unfinished_parts(cluster, model, tmp_path):
     source = _write_input(tmp_path / "in.jsonl")
     _plain(model, source, tmp_path / "plain.jsonl")

@@ -254,10 +254,18 @@ def _label_partitions(
     from distributed import as_completed
 
     settings = _Settings(plan.run["options"]["evidence"], plan.keep, plan.writer)
-    shipped = client.scatter(model, broadcast=True, hash=False)
+    shipped = [client.scatter(model, broadcast=True, hash=False)]
     window = _IN_FLIGHT_PER_THREAD * max(1, sum(client.nthreads().values()))
     counts = {"ok": 0, "error": 0, "skipped": 0}
     running, started = as_completed(loop=client.loop), {}  # this client's loop, not the default's
+    resubmitted: dict[int, int] = {}
+
+    def submit(index: int, records: list) -> None:
+        future = client.submit(
+            _label_partition, shipped[0], records, batch_size, settings, retries=_RETRIES, pure=False
+        )
+        started[future] = index, records
+        running.add(future)
 
     def advance(records: int) -> None:
         job.track(job.done + records)
@@ -265,8 +273,15 @@ def _label_partitions(
             on_progress(job.done)
 
     def collect(future: Any) -> None:
-        index, first_line = started.pop(future)
-        text, ok, errors = _result(future, index, first_line, job.done)
+        index, records = started.pop(future)
+        if future.status == "cancelled" and resubmitted.get(index, 0) < _RETRIES:
+            # the scheduler dropped it, e.g. when a killed worker took the scattered model with it:
+            # ship the model again and run the partition anew
+            resubmitted[index] = resubmitted.get(index, 0) + 1
+            shipped[0] = client.scatter(model, broadcast=True, hash=False)
+            submit(index, records)
+            return
+        text, ok, errors = _result(future, index, records[0].line, job.done)
         parts.write(index, text)
         counts["ok"] += ok
         counts["error"] += errors
@@ -279,11 +294,7 @@ def _label_partitions(
             counts["skipped"] += len(records)
             advance(len(records))
             continue
-        future = client.submit(
-            _label_partition, shipped, records, batch_size, settings, retries=_RETRIES, pure=False
-        )
-        started[future] = index, records[0].line
-        running.add(future)
+        submit(index, records)
         while running.count() >= window:
             collect(next(running))
     for future in running:
