@@ -6,6 +6,9 @@ and exits with the error's ``exit_code``.
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 
 class ToolkitError(Exception):
     """Base class: a failure the user can act on, described in one line."""
@@ -33,3 +36,11 @@ class EncoderError(ToolkitError):
 
 class DataValidationError(ToolkitError):
     """A dataset that fails validation before training."""
+
+
+def optional_module(name: str, hint: str) -> Any:
+    """Import an optional dependency by name; when it is missing, a :class:`ToolkitError` saying ``hint``."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        raise ToolkitError(hint) from None

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from toolkit.engines.frames import empty_frame, label_frame, label_items
-from toolkit.errors import ToolkitError, UsageError
+from toolkit.errors import ToolkitError, UsageError, optional_module
 from toolkit.io.parts import PartFiles, partitions
 from toolkit.labelling import (
     LabelJob,
@@ -405,26 +405,13 @@ def _shipped(model: TopicClassifier) -> Any:
 
 
 def _dask() -> Any:
-    try:
-        import dask
-    except ImportError:
-        raise ToolkitError(_DASK_HINT) from None
-    return dask
+    return optional_module("dask", _DASK_HINT)
 
 
 def _distributed() -> Any:
-    _dask()
-    try:
-        import distributed
-    except ImportError:
-        raise ToolkitError(_DASK_HINT) from None
-    return distributed
+    return optional_module("distributed", _DASK_HINT)
 
 
 def _dask_dataframe() -> Any:
-    _dask()
-    try:
-        import dask.dataframe
-    except ImportError:
-        raise ToolkitError(_DATAFRAME_HINT) from None
-    return dask.dataframe
+    _dask()  # without dask at all, the hint to install the dask extra
+    return optional_module("dask.dataframe", _DATAFRAME_HINT)

@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from toolkit.errors import ToolkitError
+from toolkit.errors import ToolkitError, optional_module
 from toolkit.io import Record, flat_columns, flat_values, kept_name
 from toolkit.io.readers import record_from_line, record_from_mapping
 from toolkit.labelling import Keep, keep_fields, label_batch
@@ -140,8 +140,4 @@ def _dtypes(columns: list[str]) -> dict[str, str]:
 
 
 def _pandas() -> Any:
-    try:
-        import pandas
-    except ImportError:
-        raise ToolkitError(_PANDAS_HINT) from None
-    return pandas
+    return optional_module("pandas", _PANDAS_HINT)
